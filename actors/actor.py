@@ -1,0 +1,274 @@
+"""Actors: a Trio task that owns its state and reads a bounded mailbox.
+
+Nobody touches an actor's state but the actor; everyone else holds an :class:`ActorRef` and
+sends messages:
+
+* ``await ref.tell(msg)`` — fire and forget; waits while the mailbox is full (backpressure);
+* ``ref.try_tell(msg)`` — for droppable messages (typing indicators…): drops and counts when full;
+* ``await ref.ask(msg, timeout=…)`` — request/reply over a one-shot reply channel.
+
+The mailbox belongs to the *ref*, not to one run of the actor: when the supervisor restarts a
+crashed actor, the new incarnation (fresh state from the factory) keeps reading the same mailbox,
+so holders of the ref keep working and queued messages are not lost — only the message being
+handled when it crashed fails (its asker gets :class:`ActorCrashed`). Akka restarts keep the
+mailbox in the same way. A *final* stop closes the mailbox: queued messages are drained within
+the supervisor's deadline, later sends raise :class:`ActorStopped`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+import trio
+
+from supervisor import ChildContext, ChildSpec, RestartType
+
+log = logging.getLogger("viora.actors")
+
+T = TypeVar("T")
+A = TypeVar("A", bound="Actor")
+
+
+class ActorError(Exception):
+    """Base class of errors raised to senders."""
+
+
+class ActorStopped(ActorError):
+    """The actor was shut down; its mailbox no longer accepts messages."""
+
+
+class AskTimeout(ActorError):
+    """No reply within the timeout (the request may or may not have been handled)."""
+
+
+class ActorCrashed(ActorError):
+    """The actor raised while handling this request; it is being restarted."""
+
+
+class MailboxFull(ActorError):
+    """``try_tell`` found the mailbox full and dropped the message."""
+
+
+@dataclass(slots=True)
+class _Envelope:
+    message: Any
+    reply: trio.MemorySendChannel[Any] | None
+
+
+@dataclass(slots=True)
+class _Failure:
+    error: BaseException
+
+
+class Actor:
+    """Base class: override :meth:`handle` (and optionally :meth:`on_start` / :meth:`on_stop`).
+
+    ``handle``'s return value is the reply to an ``ask`` (ignored for ``tell``). An exception
+    raised by ``handle`` crashes the actor ("let it crash"): the asker gets ``ActorCrashed`` and the
+    supervisor restarts the actor from its factory with fresh state.
+    """
+
+    ref: ActorRef[Any]
+    nursery: trio.Nursery
+    """Background tasks of this incarnation (timers…); cancelled when the actor stops."""
+
+    async def on_start(self) -> None:
+        """Called before the first message of each incarnation."""
+
+    async def handle(self, message: Any) -> Any:
+        raise NotImplementedError
+
+    async def on_stop(self) -> None:
+        """Called after the last message of an incarnation (not after a crash)."""
+
+    def inspect(self) -> dict[str, Any]:
+        """Extra figures for the live tree (override to add some)."""
+        return {}
+
+
+class ActorRef(Generic[A]):
+    """The address of an actor: its mailbox plus the counters operators see."""
+
+    def __init__(self, path: str, capacity: int) -> None:
+        if capacity < 1:
+            raise ValueError("mailboxes are bounded: capacity must be >= 1")
+        self.path = path
+        self.capacity = capacity
+        self._send, self._receive = trio.open_memory_channel[_Envelope](capacity)
+        self.processed = 0
+        self.dropped = 0
+        self.incarnation = 0
+        self.last_error: str | None = None
+        self.alive = False
+        self.instance: A | None = None
+        """The current incarnation (for tests and introspection only — never call into it)."""
+
+    # ----------------------------------------------------------------- senders
+
+    async def tell(self, message: Any) -> None:
+        """Queue ``message``; waits while the mailbox is full."""
+        try:
+            await self._send.send(_Envelope(message, None))
+        except (trio.ClosedResourceError, trio.BrokenResourceError):
+            raise ActorStopped(self.path) from None
+
+    def try_tell(self, message: Any) -> bool:
+        """Queue ``message`` if there is room; otherwise drop it, count it, return False."""
+        try:
+            self._send.send_nowait(_Envelope(message, None))
+        except trio.WouldBlock:
+            self.dropped += 1
+            return False
+        except (trio.ClosedResourceError, trio.BrokenResourceError):
+            raise ActorStopped(self.path) from None
+        return True
+
+    async def ask(self, message: Any, *, timeout: float = 5.0) -> Any:
+        """Send ``message`` and wait for the reply; the timeout covers queueing and handling."""
+        reply_send, reply_receive = trio.open_memory_channel[Any](1)
+        with reply_receive:
+            try:
+                with trio.fail_after(timeout):
+                    await self._send.send(_Envelope(message, reply_send))
+                    result = await reply_receive.receive()
+            except trio.TooSlowError:
+                raise AskTimeout(f"{self.path} did not answer within {timeout:g}s") from None
+            except (trio.ClosedResourceError, trio.BrokenResourceError, trio.EndOfChannel):
+                raise ActorStopped(self.path) from None
+        if isinstance(result, _Failure):
+            if isinstance(result.error, ActorError):
+                raise result.error
+            raise ActorCrashed(f"{self.path} crashed: {result.error!r}") from result.error
+        return result
+
+    # ----------------------------------------------------------------- introspection
+
+    def mailbox_depth(self) -> int:
+        return self._send.statistics().current_buffer_used
+
+    def inspect(self) -> dict[str, Any]:
+        stats = self._send.statistics()
+        node: dict[str, Any] = {
+            "mailbox": {
+                "depth": stats.current_buffer_used,
+                "capacity": self.capacity,
+                "waiting_senders": stats.tasks_waiting_send,
+            },
+            "processed": self.processed,
+            "dropped": self.dropped,
+        }
+        if self.instance is not None:
+            node.update(self.instance.inspect())
+        return node
+
+    # ----------------------------------------------------------------- the actor's side
+
+    def _reopen_if_closed(self) -> None:
+        """A new run after a final stop (e.g. the parent subtree was restarted) gets a new mailbox."""
+        if self._receive.statistics().open_send_channels == 0:
+            self._send, self._receive = trio.open_memory_channel[_Envelope](self.capacity)
+
+    def _close(self) -> None:
+        self._send.close()
+
+
+def actor_spec(
+    name: str,
+    factory: Callable[[], A],
+    *,
+    capacity: int = 128,
+    restart: RestartType = RestartType.PERMANENT,
+    shutdown_s: float = 5.0,
+    path: str | None = None,
+    ref: ActorRef[A] | None = None,
+) -> tuple[ChildSpec, ActorRef[A]]:
+    """A child spec that runs ``factory()`` as an actor, and the ref that reaches it.
+
+    The ref is created here, once, so it can be handed out before the actor starts and stays
+    valid across restarts. ``path`` only names the ref until the supervisor starts the child.
+    """
+    actor_ref: ActorRef[A] = ref or ActorRef(path or name, capacity)
+
+    async def start(ctx: ChildContext) -> None:
+        await _run_actor(ctx, actor_ref, factory)
+
+    return ChildSpec(name, start, restart, shutdown_s, kind="actor"), actor_ref
+
+
+async def _run_actor(ctx: ChildContext, ref: ActorRef[A], factory: Callable[[], A]) -> None:
+    ref._reopen_if_closed()
+    ref.path = ctx.path
+    ref.incarnation = ctx.incarnation
+    actor = factory()
+    actor.ref = ref
+    ctx.expose(ref.inspect)
+    try:
+        async with trio.open_nursery() as nursery:
+            actor.nursery = nursery
+            await actor.on_start()
+            ref.instance = actor
+            ref.alive = True
+            ctx.started()
+            await _mailbox_loop(ctx, ref, actor)
+            await actor.on_stop()
+            nursery.cancel_scope.cancel()
+    finally:
+        ref.alive = False
+
+
+async def _mailbox_loop(ctx: ChildContext, ref: ActorRef[Any], actor: Actor) -> None:
+    """Handle messages one at a time until stopped.
+
+    A stop for restart ends the loop after the current message (queued ones wait for the next
+    incarnation); a final stop closes the mailbox, so the loop drains what is queued and ends.
+    """
+    receive = ref._receive
+    waiting = trio.CancelScope()
+
+    async def watch_stop() -> None:
+        await ctx.stop_requested.wait()
+        if ctx.final_stop:
+            ref._close()
+        else:
+            waiting.cancel()
+
+    async with trio.open_nursery() as watcher:
+        watcher.start_soon(watch_stop)
+        while True:
+            with waiting:
+                try:
+                    envelope = await receive.receive()
+                except trio.EndOfChannel:
+                    break
+            if waiting.cancelled_caught:
+                break
+            waiting = trio.CancelScope()
+            await _deliver(ref, actor, envelope)
+        watcher.cancel_scope.cancel()
+
+
+async def _deliver(ref: ActorRef[Any], actor: Actor, envelope: _Envelope) -> None:
+    reply = envelope.reply
+    if reply is not None and reply.statistics().open_receive_channels == 0:
+        ref.dropped += 1  # the asker gave up (timeout or cancellation): skip the work
+        return
+    try:
+        result = await actor.handle(envelope.message)
+    except Exception as exc:
+        ref.last_error = f"{type(exc).__name__}: {exc}"[:500]
+        if reply is not None:
+            _reply(reply, _Failure(exc))
+        raise
+    finally:
+        ref.processed += 1
+    if reply is not None:
+        _reply(reply, result)
+
+
+def _reply(channel: trio.MemorySendChannel[Any], value: Any) -> None:
+    with contextlib.suppress(trio.BrokenResourceError, trio.WouldBlock):
+        channel.send_nowait(value)  # suppressed: the asker is gone, there is nobody to tell
