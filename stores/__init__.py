@@ -1,1 +1,4 @@
+"""Persistence for Viora. Open everything with :func:`stores.open.open_stores`.
 
+Kept empty on purpose: importing :mod:`stores.errors` must not pull in psycopg or pgserver.
+"""

@@ -93,7 +93,7 @@ async def test_ask_times_out_cleanly_and_the_abandoned_request_is_skipped(autoju
         await sup.shutdown()
 
 
-async def test_crash_fails_the_asker_restarts_with_fresh_state_and_keeps_the_queue(autojump_clock: Any) -> None:
+async def test_crash_fails_asker_restarts_fresh_and_keeps_queue(autojump_clock: Any) -> None:
     async with trio.open_nursery() as nursery:
         sup, ref = await start_counter(nursery)
         await ref.ask(10)

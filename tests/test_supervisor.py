@@ -9,9 +9,9 @@ import trio
 import trio.testing
 
 from supervisor import (
-    ChildStartError,
     ChildContext,
     ChildSpec,
+    ChildStartError,
     RestartType,
     Strategy,
     Supervisor,
@@ -134,7 +134,8 @@ async def test_restart_types(restart: RestartType, order: str, restarted: bool, 
         await worker.order(order)
         await trio.sleep(10)  # virtual time: far beyond any restart backoff
         assert (incarnations(sup)["w"] == 2) is restarted
-        assert state_of(sup, "w") == ("running" if restarted else ("failed" if order == "crash" else "stopped"))
+        expected = "running" if restarted else ("failed" if order == "crash" else "stopped")
+        assert state_of(sup, "w") == expected
         await sup.shutdown()
 
 

@@ -1,1 +1,1 @@
-
+"""The PostgreSQL backend: pool, migrations, embedded server and store implementations."""
