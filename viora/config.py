@@ -27,6 +27,8 @@ class Settings:
     """A PostgreSQL server to use. ``None`` starts an embedded PostgreSQL under ``data_dir``."""
     db_pool_size: int = 8
     """Connections in the PostgreSQL pool; also the number of threads that may wait on it."""
+    db_pool_timeout_s: float = 5.0
+    """How long a request waits for a pooled connection before it gets ``unavailable``."""
 
     # --- security ----------------------------------------------------------------------
     admin_token: str | None = None

@@ -1,0 +1,40 @@
+"""Open every store the server needs from :class:`viora.config.Settings`."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass
+
+from stores.postgres.database import Database, open_database
+from stores.postgres.embedded import embedded_postgres
+from stores.postgres.users import PostgresUserStore
+from stores.users import UserStore
+from viora.config import Settings
+
+
+@dataclass(frozen=True)
+class Stores:
+    db: Database
+    users: UserStore
+    dsn: str
+    embedded: bool
+    """True when we started PostgreSQL ourselves under ``settings.data_dir``."""
+
+
+@asynccontextmanager
+async def open_stores(settings: Settings) -> AsyncIterator[Stores]:
+    """Connect to ``settings.pg_dsn``, or start an embedded PostgreSQL when it is unset.
+
+    Everything is closed (and the embedded server stopped) when the block ends.
+    """
+    async with AsyncExitStack() as stack:
+        embedded = settings.pg_dsn is None
+        if settings.pg_dsn is None:
+            dsn = await stack.enter_async_context(embedded_postgres(settings.data_dir))
+        else:
+            dsn = settings.pg_dsn
+        db = await stack.enter_async_context(
+            open_database(dsn, max_size=settings.db_pool_size, pool_timeout=settings.db_pool_timeout_s)
+        )
+        yield Stores(db=db, users=PostgresUserStore(db), dsn=dsn, embedded=embedded)

@@ -1,0 +1,128 @@
+"""A PostgreSQL connection pool that Trio code can use.
+
+psycopg's async API only runs on asyncio, so we use the sync pool and run every database call
+in a Trio worker thread. A :class:`trio.CapacityLimiter` sized like the pool bounds those
+threads: more threads than connections would only queue inside the pool, where a long queue
+turns into spurious pool timeouts instead of plain Trio back-pressure.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from functools import partial
+from typing import TypeVar
+
+import psycopg
+import trio
+from psycopg import errors
+from psycopg_pool import ConnectionPool, PoolTimeout
+
+from stores.errors import Conflict, StoreUnavailable
+from stores.postgres.migrations import apply_migrations
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+
+class Database:
+    """A pool of connections to one database; every call runs in a worker thread.
+
+    Connections are checked when handed out (``check=``), so one the server dropped while idle
+    (restart, ``pg_terminate_backend``, a NAT timeout) is replaced instead of failing a request.
+    """
+
+    def __init__(self, dsn: str, *, min_size: int = 1, max_size: int = 8, pool_timeout: float = 10.0) -> None:
+        """``pool_timeout`` bounds how long a call waits for a connection before it is unavailable."""
+        self._timeout = pool_timeout
+        self._pool: ConnectionPool = ConnectionPool(
+            dsn,
+            min_size=min_size,
+            max_size=max_size,
+            timeout=pool_timeout,
+            open=False,
+            check=ConnectionPool.check_connection,
+            # Autocommit, so the only transactions are the explicit ones in ``run``.
+            kwargs={"autocommit": True},
+            name="viora",
+        )
+        self._limiter = trio.CapacityLimiter(max_size)
+
+    async def open(self, *, wait: bool = True) -> None:
+        """Open the pool; with ``wait``, fail with StoreUnavailable unless ``min_size`` connect."""
+        try:
+            await trio.to_thread.run_sync(partial(self._pool.open, wait=wait, timeout=self._timeout))
+        except PoolTimeout as exc:
+            await self.close()
+            raise StoreUnavailable(f"cannot connect to PostgreSQL: {exc}") from exc
+
+    async def close(self) -> None:
+        await trio.to_thread.run_sync(self._pool.close)
+
+    async def run(self, fn: Callable[[psycopg.Connection], T], *, idempotent: bool = False) -> T:
+        """Run ``fn(conn)`` inside one transaction on a pooled connection, in a worker thread.
+
+        A connection-level failure raises :class:`StoreUnavailable`; a unique violation raises
+        :class:`Conflict`. When ``fn`` is ``idempotent`` (running it twice has the effect of once),
+        a connection failure before the commit completed is retried once on a fresh connection:
+        that absorbs the race between the pool's check and the server dropping the connection.
+        Non-idempotent work is never retried, since a failed COMMIT may still have committed.
+        """
+        return await self._in_thread(partial(_transaction, fn, retry=idempotent))
+
+    async def migrate(self) -> list[int]:
+        """Bring the schema up to date; returns the versions applied by this call."""
+        return await self._in_thread(partial(_with_connection, apply_migrations))
+
+    async def _in_thread(self, call: Callable[[ConnectionPool], T]) -> T:
+        # Not abandoned on cancel: the thread holds a pooled connection mid-transaction, and
+        # the caller must not move on while it could still commit.
+        try:
+            return await trio.to_thread.run_sync(call, self._pool, limiter=self._limiter)
+        except errors.UniqueViolation as exc:
+            raise Conflict(exc.diag.constraint_name) from exc
+        except psycopg.OperationalError as exc:  # includes PoolTimeout
+            raise StoreUnavailable(str(exc)) from exc
+
+
+def _transaction(fn: Callable[[psycopg.Connection], T], pool: ConnectionPool, *, retry: bool) -> T:
+    committed = False
+
+    def attempt(conn: psycopg.Connection) -> T:
+        nonlocal committed
+        with conn.transaction():
+            result = fn(conn)
+        committed = True
+        return result
+
+    try:
+        return _with_connection(attempt, pool)
+    except PoolTimeout:
+        raise  # no connection to be had: waiting a second full timeout would not help
+    except psycopg.OperationalError as exc:
+        if not retry or committed:
+            raise
+        log.warning("retrying an idempotent transaction after a connection failure: %s", exc)
+        return _with_connection(attempt, pool)
+
+
+def _with_connection(fn: Callable[[psycopg.Connection], T], pool: ConnectionPool) -> T:
+    with pool.connection() as conn:
+        return fn(conn)
+
+
+@asynccontextmanager
+async def open_database(
+    dsn: str, *, min_size: int = 1, max_size: int = 8, pool_timeout: float = 10.0
+) -> AsyncIterator[Database]:
+    """Open a pool, migrate the schema, and close the pool when the block ends."""
+    db = Database(dsn, min_size=min_size, max_size=max_size, pool_timeout=pool_timeout)
+    await db.open()
+    try:
+        await db.migrate()
+        yield db
+    finally:
+        with trio.CancelScope(shield=True):
+            await db.close()
