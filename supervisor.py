@@ -132,6 +132,22 @@ class ChildContext:
         self._child.state = ChildState.RUNNING
         self._task_status.started()
 
+    async def run_until_stopped(self, fn: Callable[[], Awaitable[None]]) -> None:
+        """Run ``fn`` until it returns or a stop is requested (then it is cancelled).
+
+        For children with no queue to drain — a periodic probe, a sweeper — cancelling at the
+        stop request *is* the orderly stop.
+        """
+        async with trio.open_nursery() as nursery:
+
+            async def cancel_on_stop() -> None:
+                await self.stop_requested.wait()
+                nursery.cancel_scope.cancel()
+
+            nursery.start_soon(cancel_on_stop)
+            await fn()
+            nursery.cancel_scope.cancel()
+
     def expose(self, inspector: Inspector) -> None:
         """Register a callable whose dict is merged into this child's node of the live tree."""
         self._child.inspector = inspector
@@ -248,8 +264,12 @@ class Supervisor:
         if self._nursery is None or self._shutdown.is_set():
             raise RuntimeError(f"supervisor {self.path} is not running")
         async with self._lock:
-            if any(c.spec.name == spec.name for c in self._children):
-                raise ValueError(f"{self.path} already has a child named {spec.name!r}")
+            for existing in self._children:
+                if existing.spec.name == spec.name:
+                    if existing.running:
+                        raise ValueError(f"{self.path} already has a child named {spec.name!r}")
+                    self._children.remove(existing)  # a finished child whose exit is not yet handled
+                    break
             child = _Child(spec, f"{self.path}/{spec.name}", dynamic=True)
             self._children.append(child)
             error = await self._start(child)
@@ -282,6 +302,7 @@ class Supervisor:
     # ----------------------------------------------------------------- the body
 
     async def _run_as_child(self, ctx: ChildContext) -> None:
+        self.path = ctx.path
         ctx.expose(self._inspect_as_child)
         await self._run(lambda _value: ctx.started(), ctx)
 
@@ -343,8 +364,9 @@ class Supervisor:
                 continue
             event = self._exits.popleft()
             async with self._lock:
-                if event.child.incarnation != event.incarnation or event.child.stopping:
-                    continue  # an exit we caused ourselves, or a stale one
+                child = event.child
+                if child.incarnation != event.incarnation or child.stopping or child not in self._children:
+                    continue  # an exit we caused ourselves, a stale one, or of a replaced child
                 try:
                     await self._handle_exit(event)
                 except SupervisorEscalation as escalation:

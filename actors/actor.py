@@ -89,6 +89,12 @@ class Actor:
         """Extra figures for the live tree (override to add some)."""
         return {}
 
+    def stop(self) -> None:
+        """End this actor normally after the current message (a transient actor is not restarted)."""
+        self._stop_after_message = True
+
+    _stop_after_message = False
+
 
 class ActorRef(Generic[A]):
     """The address of an actor: its mailbox plus the counters operators see."""
@@ -248,6 +254,8 @@ async def _mailbox_loop(ctx: ChildContext, ref: ActorRef[Any], actor: Actor) -> 
                 break
             waiting = trio.CancelScope()
             await _deliver(ref, actor, envelope)
+            if actor._stop_after_message:
+                break
         watcher.cancel_scope.cancel()
 
 

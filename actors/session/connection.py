@@ -1,0 +1,235 @@
+"""One client socket: the thin I/O layer around the sans-IO ``protocol`` package.
+
+A connection runs two tasks: a *reader* that decodes, validates and dispatches one request at a
+time (so a client's own requests are answered in order, and a client that floods us is slowed by
+its own socket), and a *writer* that drains a bounded outbox. Replies and pushes share that outbox,
+so they reach the client in the order they were produced. A client that stops reading and lets its
+outbox fill is disconnected (``SLOW_CONSUMER``) instead of growing our memory: it can resume later.
+
+Liveness is checked by :class:`SocketRegistry`'s single sweeper task rather than a timer per socket.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Protocol
+
+import trio
+
+from actors.session.handlers import HANDLERS
+from protocol.codec import Request, decode_request, encode_ping, encode_reply, error_from
+from protocol.errors import CloseCode, CloseConnection, ErrorCode, ProtocolError
+from protocol.guard import InboundGuard
+from protocol.messages import client_message, validate_body
+from stores.errors import StoreUnavailable
+from supervisor import ChildContext
+from viora.config import Settings
+
+if TYPE_CHECKING:
+    from actors.session.directory import SessionDirectory
+    from viora.accounts import Accounts, SignedIn
+
+log = logging.getLogger("viora.connection")
+
+
+class Transport(Protocol):
+    """A message-oriented socket (the ASGI websocket adapter in ``viora.asgi`` is one)."""
+
+    async def receive(self) -> bytes | str | None:
+        """The next message, or ``None`` once the peer has gone."""
+
+    async def send(self, data: bytes) -> None: ...
+
+    async def close(self, code: int, reason: str) -> None: ...
+
+
+@dataclass
+class Services:
+    """What request handlers may use; built once by the runtime."""
+
+    settings: Settings
+    accounts: Accounts
+    sessions: SessionDirectory
+    sockets: SocketRegistry
+
+
+class Connection:
+    _ids = itertools.count(1)
+
+    def __init__(self, transport: Transport, services: Services) -> None:
+        self.id = next(self._ids)
+        self.transport = transport
+        self.services = services
+        settings = services.settings
+        self.guard = InboundGuard(
+            settings.rate_per_s, settings.rate_burst, settings.malformed_limit, settings.malformed_window_s
+        )
+        self.user_id: int | None = None
+        self.username: str | None = None
+        self.token_hash: bytes | None = None
+        self.last_seen = trio.current_time()
+        self.frames_in = 0
+        self.frames_out = 0
+        self._outbox_send, self._outbox_receive = trio.open_memory_channel[bytes](settings.outbox_capacity)
+        self._scope = trio.CancelScope()
+        self._close: tuple[CloseCode, str] | None = None
+        self._peer_gone = False
+
+    # ----------------------------------------------------------------- used by others
+
+    def send_frame(self, frame: bytes) -> None:
+        """Queue a frame without waiting; a client too far behind is disconnected."""
+        try:
+            self._outbox_send.send_nowait(frame)
+        except trio.WouldBlock:
+            self.close(CloseCode.SLOW_CONSUMER, "outbox full: read faster, then resume")
+        except (trio.ClosedResourceError, trio.BrokenResourceError):
+            pass  # already closing
+
+    def close(self, code: CloseCode, reason: str) -> None:
+        """Ask the connection to close with ``code``; safe to call from any task, any number of times."""
+        if self._close is None:
+            self._close = (code, reason)
+        self._scope.cancel()
+
+    async def sign_in(self, signed: SignedIn) -> None:
+        self.user_id = signed.user.id
+        self.username = signed.user.username
+        self.token_hash = signed.token_hash
+        await self.services.sessions.attach(signed.user.id, signed.user.username, self)
+
+    async def sign_out(self) -> None:
+        if self.user_id is not None:
+            self.services.sessions.detach(self.user_id, self)
+        self.user_id = self.username = self.token_hash = None
+
+    # ----------------------------------------------------------------- the socket's life
+
+    async def serve(self) -> None:
+        """Run until the peer goes away or someone closes us; always detaches and closes cleanly."""
+        self.services.sockets.add(self)
+        try:
+            with self._scope:
+                async with trio.open_nursery() as nursery:
+                    nursery.start_soon(self._write_loop)
+                    await self._read_loop()
+                    nursery.cancel_scope.cancel()
+        finally:
+            self.services.sockets.discard(self)
+            if self.user_id is not None:
+                self.services.sessions.detach(self.user_id, self)
+            if not self._peer_gone:
+                code, reason = self._close or (CloseCode.NORMAL, "bye")
+                with trio.move_on_after(1.0) as cleanup:
+                    cleanup.shield = True
+                    await self.transport.close(int(code), reason)
+
+    async def _read_loop(self) -> None:
+        while True:
+            data = await self.transport.receive()
+            if data is None:
+                self._peer_gone = True
+                return
+            self.frames_in += 1
+            self.last_seen = trio.current_time()
+            try:
+                reply = await self._process(data)
+            except CloseConnection as close:
+                self.close(close.code, close.reason)
+                return
+            if reply is not None:
+                await self._outbox_send.send(reply)
+
+    async def _process(self, data: bytes | str) -> bytes | None:
+        now = trio.current_time()
+        try:
+            try:
+                request = decode_request(data, max_bytes=self.services.settings.max_frame_bytes)
+            except ProtocolError:
+                self.guard.record_malformed(now)  # may raise CloseConnection
+                raise
+            self.guard.admit(now, request.id)
+            return await self._dispatch(request)
+        except ProtocolError as error:
+            return error_from(error)
+
+    async def _dispatch(self, request: Request) -> bytes | None:
+        spec = client_message(request.type, request.id)
+        body = validate_body(spec, request)
+        if spec.auth and self.user_id is None:
+            raise ProtocolError(ErrorCode.UNAUTHENTICATED, "sign in first", ref=request.id)
+        try:
+            result = await HANDLERS[request.type](self, request.type, body)
+        except ProtocolError as error:
+            error.ref = request.id
+            raise
+        except StoreUnavailable:
+            raise ProtocolError(
+                ErrorCode.UNAVAILABLE, "storage is unavailable; retry shortly", ref=request.id
+            ) from None
+        except Exception:
+            log.exception("request %s (%s) failed", request.id, request.type)
+            raise ProtocolError(ErrorCode.INTERNAL, "internal error", ref=request.id) from None
+        if not spec.replies:
+            return None
+        return encode_reply(request.id, request.type, result or {})
+
+    async def _write_loop(self) -> None:
+        async with self._outbox_receive:
+            async for frame in self._outbox_receive:
+                await self.transport.send(frame)
+                self.frames_out += 1
+
+    def inspect(self) -> dict[str, Any]:
+        return {"id": self.id, "user_id": self.user_id, "frames_in": self.frames_in}
+
+
+class SocketRegistry:
+    """Every open socket, and the one task that keeps them honest (heartbeats, dead peers).
+
+    A sweep every ``heartbeat_interval_s`` sends ``ping`` to sockets silent for a full interval
+    and closes those silent for ``heartbeat_timeout_s`` — one task for all sockets, not one each.
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        self._settings = settings
+        self._sockets: set[Connection] = set()
+        self.opened = 0
+        self.closed_dead = 0
+
+    def add(self, conn: Connection) -> None:
+        self._sockets.add(conn)
+        self.opened += 1
+
+    def discard(self, conn: Connection) -> None:
+        self._sockets.discard(conn)
+
+    def __len__(self) -> int:
+        return len(self._sockets)
+
+    def close_all(self, code: CloseCode, reason: str) -> None:
+        for conn in list(self._sockets):
+            conn.close(code, reason)
+
+    def sweep(self, now: float) -> None:
+        ping = encode_ping()
+        for conn in list(self._sockets):
+            silent = now - conn.last_seen
+            if silent >= self._settings.heartbeat_timeout_s:
+                self.closed_dead += 1
+                conn.close(CloseCode.HEARTBEAT_TIMEOUT, "no frames from the client in time")
+            elif silent >= self._settings.heartbeat_interval_s:
+                conn.send_frame(ping)
+
+    async def run_sweeper(self, ctx: ChildContext) -> None:
+        """Supervised child body: sweep every half interval until asked to stop."""
+        ctx.expose(lambda: {"sockets": len(self._sockets), "closed_dead": self.closed_dead})
+        ctx.started()
+        await ctx.run_until_stopped(self._sweep_forever)
+
+    async def _sweep_forever(self) -> None:
+        while True:
+            await trio.sleep(self._settings.heartbeat_interval_s / 2)
+            self.sweep(trio.current_time())

@@ -1,0 +1,80 @@
+"""Which SessionActor serves which user, and the state that survives its restarts.
+
+The directory is the only place that maps a user to their session. A socket that signs in
+*attaches* (starting the user's SessionActor under the ``sessions`` supervisor if none runs), a
+socket that goes away *detaches*. Attaching is serialised by a lock so two sockets of one user
+signing in at the same instant still share one actor.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import trio
+
+from actors.actor import ActorRef, actor_spec
+from actors.session.actor import SessionActor, Socket, SocketsChanged, UserSession
+from supervisor import RestartType, Supervisor
+
+
+class SessionDirectory:
+    def __init__(self, supervisor: Supervisor, *, mailbox: int, idle_s: float) -> None:
+        self._supervisor = supervisor
+        self._mailbox = mailbox
+        self._idle_s = idle_s
+        self._sessions: dict[int, UserSession] = {}
+        self._refs: dict[int, ActorRef[SessionActor]] = {}
+        self._lock = trio.Lock()
+
+    async def attach(self, user_id: int, username: str, socket: Socket) -> ActorRef[SessionActor]:
+        """Register ``socket`` as one of the user's and return the (running) SessionActor."""
+        session = self._sessions.get(user_id)
+        if session is None:
+            session = self._sessions[user_id] = UserSession(user_id, username)
+        session.sockets.add(socket)
+        ref = await self.actor_for(user_id)
+        ref.try_tell(SocketsChanged())  # droppable: the idle timer is re-checked on the next change
+        return ref
+
+    def detach(self, user_id: int, socket: Socket) -> None:
+        session = self._sessions.get(user_id)
+        if session is None:
+            return
+        session.sockets.discard(socket)
+        ref = self._refs.get(user_id)
+        if ref is not None and ref.alive:
+            ref.try_tell(SocketsChanged())
+
+    async def actor_for(self, user_id: int) -> ActorRef[SessionActor]:
+        """The user's running SessionActor, started if needed (e.g. after its subtree restarted)."""
+        async with self._lock:
+            ref = self._refs.get(user_id)
+            if ref is not None and ref.alive:
+                return ref
+            session = self._sessions[user_id]
+            spec, ref = actor_spec(
+                f"user:{user_id}",
+                lambda: SessionActor(session, self._idle_s, self._forget),
+                capacity=self._mailbox,
+                restart=RestartType.TRANSIENT,
+                path=f"{self._supervisor.path}/user:{user_id}",
+                ref=ref,
+            )
+            await self._supervisor.start_child(spec)
+            self._refs[user_id] = ref
+            return ref
+
+    def session(self, user_id: int) -> UserSession | None:
+        return self._sessions.get(user_id)
+
+    def online_users(self) -> int:
+        return sum(1 for s in self._sessions.values() if s.sockets)
+
+    def inspect(self) -> dict[str, Any]:
+        return {"sessions": len(self._sessions), "online_users": self.online_users()}
+
+    def _forget(self, session: UserSession) -> None:
+        """Called by an idle SessionActor as it stops: drop its state (nobody is connected)."""
+        if not session.sockets:
+            self._sessions.pop(session.user_id, None)
+            self._refs.pop(session.user_id, None)

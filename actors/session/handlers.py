@@ -1,0 +1,111 @@
+"""What the server does for each client message type.
+
+One async function per type in :data:`HANDLERS` (a test checks that every client message in
+``protocol.messages`` has one). Handlers get the validated body and the socket, return the reply
+body (or ``None`` for messages without a reply), and signal failure with ``ProtocolError``.
+Messages served by the user's SessionActor go through :func:`via_session`.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any
+
+from actors.actor import ActorCrashed, ActorStopped, AskTimeout
+from actors.session.actor import SessionRequest, SignOut
+from protocol.errors import ErrorCode, ProtocolError
+from viora.accounts import SignedIn
+
+if TYPE_CHECKING:
+    from actors.session.connection import Connection
+
+Handler = Callable[["Connection", str, dict[str, Any]], Awaitable[dict[str, Any] | None]]
+
+
+def _signed_in_reply(signed: SignedIn) -> dict[str, Any]:
+    reply: dict[str, Any] = {
+        "user_id": signed.user.id,
+        "username": signed.user.username,
+        "expires_at": signed.expires_at,
+    }
+    if signed.token is not None:
+        reply["token"] = signed.token
+    return reply
+
+
+def _require_anonymous(conn: Connection) -> None:
+    if conn.user_id is not None:
+        raise ProtocolError(ErrorCode.ALREADY_AUTHENTICATED, "this socket is already signed in")
+
+
+async def register(conn: Connection, _type: str, body: dict[str, Any]) -> dict[str, Any]:
+    _require_anonymous(conn)
+    signed = await conn.services.accounts.register(
+        body["username"], body["password"], body.get("display_name")
+    )
+    await conn.sign_in(signed)
+    return _signed_in_reply(signed)
+
+
+async def login(conn: Connection, _type: str, body: dict[str, Any]) -> dict[str, Any]:
+    _require_anonymous(conn)
+    signed = await conn.services.accounts.login(body["username"], body["password"])
+    await conn.sign_in(signed)
+    return _signed_in_reply(signed)
+
+
+async def resume(conn: Connection, _type: str, body: dict[str, Any]) -> dict[str, Any]:
+    _require_anonymous(conn)
+    signed = await conn.services.accounts.resume(body["token"])
+    await conn.sign_in(signed)
+    return _signed_in_reply(signed)
+
+
+async def logout(conn: Connection, _type: str, body: dict[str, Any]) -> dict[str, Any]:
+    assert conn.user_id is not None and conn.token_hash is not None
+    everywhere = bool(body.get("all"))
+    user_id, token_hash = conn.user_id, conn.token_hash
+    revoked = await conn.services.accounts.logout(user_id, token_hash, everywhere=everywhere)
+    await conn.sign_out()
+    ref = await conn.services.sessions.actor_for(user_id) if conn.services.sessions.session(user_id) else None
+    if ref is not None:
+        reason = "signed out everywhere" if everywhere else "signed out"
+        await ref.tell(SignOut(None if everywhere else token_hash, reason, except_socket=conn.id))
+    return {"revoked": revoked}
+
+
+async def ping(conn: Connection, _type: str, body: dict[str, Any]) -> dict[str, Any]:
+    return {"ts": time.time()}
+
+
+async def pong(conn: Connection, _type: str, body: dict[str, Any]) -> None:
+    return None  # liveness is recorded for every inbound frame; nothing else to do
+
+
+async def via_session(conn: Connection, type_: str, body: dict[str, Any]) -> dict[str, Any]:
+    """Ask the user's SessionActor; its failures become typed errors, the socket stays open."""
+    assert conn.user_id is not None
+    ref = await conn.services.sessions.actor_for(conn.user_id)
+    try:
+        return await ref.ask(
+            SessionRequest(type_, body, conn), timeout=conn.services.settings.request_timeout_s
+        )
+    except AskTimeout:
+        raise ProtocolError(ErrorCode.TIMEOUT, "the session did not answer in time") from None
+    except ActorCrashed:
+        raise ProtocolError(ErrorCode.INTERNAL, "the session failed and was restarted; retry") from None
+    except ActorStopped:
+        raise ProtocolError(ErrorCode.UNAVAILABLE, "the session is restarting; retry") from None
+
+
+HANDLERS: dict[str, Handler] = {
+    "auth.register": register,
+    "auth.login": login,
+    "auth.resume": resume,
+    "auth.logout": logout,
+    "ping": ping,
+    "pong": pong,
+    "echo": via_session,
+    "session.info": via_session,
+}

@@ -1,0 +1,74 @@
+"""Fixtures shared by all suites: one embedded PostgreSQL per run, and live servers on it."""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+import trio
+from pgtools import embedded_cluster, scratch_database
+
+from viora.client import Client
+from viora.config import Settings
+from viora.runtime import Runtime
+from viora.server import serve
+
+ADMIN_TOKEN = "test-admin-token"
+
+
+@pytest.fixture(scope="session")
+def embedded_pg_admin_dsn() -> Iterator[str]:
+    """One embedded PostgreSQL cluster (pgserver) for the whole run; tests use scratch databases."""
+    with embedded_cluster() as dsn:
+        yield dsn
+
+
+@pytest.fixture
+def server_settings(embedded_pg_admin_dsn: str) -> Iterator[Settings]:
+    with scratch_database(embedded_pg_admin_dsn) as dsn, tempfile.TemporaryDirectory() as data_dir:
+        yield Settings(
+            data_dir=Path(data_dir),
+            pg_dsn=dsn,
+            port=0,
+            admin_token=ADMIN_TOKEN,
+            heartbeat_interval_s=30.0,
+            heartbeat_timeout_s=90.0,
+        )
+
+
+@pytest.fixture
+async def server(server_settings: Settings, nursery: trio.Nursery) -> Runtime:
+    """A live server (hypercorn + the whole tree) on an ephemeral port; cancelled after the test."""
+    return await nursery.start(
+        lambda task_status: serve(server_settings, handle_signals=False, task_status=task_status)
+    )
+
+
+def ws_url(runtime: Runtime) -> str:
+    assert runtime.http_url is not None
+    return runtime.http_url.replace("http://", "ws://", 1) + "/ws"
+
+
+@pytest.fixture
+def connect(server: Runtime) -> Callable[..., AbstractAsyncContextManager[Client]]:
+    """``async with connect() as client`` opens a real websocket to the test server."""
+
+    def open_client(**kwargs: Any) -> AbstractAsyncContextManager[Client]:
+        return Client.connect(ws_url(server), **kwargs)
+
+    return open_client
+
+
+@asynccontextmanager
+async def signed_up(
+    connect: Callable[..., AbstractAsyncContextManager[Client]],
+    username: str,
+    password: str = "correct horse battery",
+) -> AsyncIterator[tuple[Client, dict[str, Any]]]:
+    async with connect() as client:
+        reply = await client.request("auth.register", {"username": username, "password": password})
+        yield client, reply

@@ -1,0 +1,108 @@
+"""Accounts: registration, password log-in, token resume and revocation.
+
+Passwords are hashed with argon2id (argon2-cffi's RFC 9106 low-memory profile). Hashing is
+deliberately expensive, so it runs in worker threads behind a small limiter: a burst of log-ins
+queues for the KDF instead of stalling the event loop or exhausting memory.
+
+Tokens are 256 random bits (``secrets``); only their SHA-256 is stored, so a database leak does not
+hand out live sessions. A token is revocable one at a time (log out) or all at once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import time
+from dataclasses import dataclass
+
+import trio
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+from protocol.errors import ErrorCode, ProtocolError
+from stores.errors import Conflict
+from stores.users import User, UserStore, normalize_username
+from viora.config import Settings
+
+
+@dataclass(frozen=True, slots=True)
+class SignedIn:
+    """The outcome of a successful sign-in: who, and the token that proves it."""
+
+    user: User
+    token_hash: bytes
+    token: str | None
+    """The raw token, only when it was just issued (register / login); never stored."""
+    expires_at: float
+
+
+def hash_token(token: str) -> bytes:
+    return hashlib.sha256(token.encode()).digest()
+
+
+class Accounts:
+    def __init__(self, users: UserStore, settings: Settings) -> None:
+        self._users = users
+        self._settings = settings
+        self._hasher = PasswordHasher()
+        self._kdf = trio.CapacityLimiter(settings.kdf_threads)
+        # Verifying against this hash when the user does not exist keeps "no such user" and
+        # "wrong password" equally slow, so timing does not reveal which usernames exist.
+        self._decoy_hash = self._hasher.hash(secrets.token_urlsafe(16))
+
+    async def register(self, username: str, password: str, display_name: str | None) -> SignedIn:
+        try:
+            name = normalize_username(username)
+        except ValueError:
+            raise ProtocolError(
+                ErrorCode.BAD_REQUEST, "username: 3-32 characters of a-z, 0-9 and _"
+            ) from None
+        password_hash = await trio.to_thread.run_sync(self._hasher.hash, password, limiter=self._kdf)
+        try:
+            user = await self._users.create_user(name, display_name or name, password_hash)
+        except Conflict:
+            raise ProtocolError(ErrorCode.USERNAME_TAKEN, f"the username {name!r} is taken") from None
+        return await self._issue_token(user)
+
+    async def login(self, username: str, password: str) -> SignedIn:
+        user = await self._users.get_user_by_username(username.lower())
+        stored = user.password_hash if user is not None else self._decoy_hash
+        if (
+            not await trio.to_thread.run_sync(self._verify, stored, password, limiter=self._kdf)
+            or user is None
+        ):
+            raise ProtocolError(ErrorCode.AUTH_FAILED, "wrong username or password")
+        return await self._issue_token(user)
+
+    async def resume(self, token: str) -> SignedIn:
+        token_hash = hash_token(token)
+        record = await self._users.get_token(token_hash)
+        if record is None:
+            raise ProtocolError(ErrorCode.TOKEN_INVALID, "unknown token")
+        if record.revoked:
+            raise ProtocolError(ErrorCode.TOKEN_REVOKED, "this token was revoked; sign in again")
+        if record.expires_at <= time.time():
+            raise ProtocolError(ErrorCode.TOKEN_EXPIRED, "this token has expired; sign in again")
+        user = await self._users.get_user(record.user_id)
+        if user is None:
+            raise ProtocolError(ErrorCode.TOKEN_INVALID, "the account no longer exists")
+        return SignedIn(user, token_hash, None, record.expires_at)
+
+    async def logout(self, user_id: int, token_hash: bytes, *, everywhere: bool) -> int:
+        """Revoke this token (or all of the user's tokens); return how many were revoked."""
+        if everywhere:
+            return len(await self._users.revoke_user_tokens(user_id))
+        return await self._users.revoke_token(token_hash)
+
+    async def _issue_token(self, user: User) -> SignedIn:
+        token = secrets.token_urlsafe(32)
+        token_hash = hash_token(token)
+        expires_at = time.time() + self._settings.token_ttl_s
+        await self._users.create_token(user.id, token_hash, expires_at)
+        return SignedIn(user, token_hash, token, expires_at)
+
+    def _verify(self, stored_hash: str, password: str) -> bool:
+        try:
+            return self._hasher.verify(stored_hash, password)
+        except (VerificationError, InvalidHashError):
+            return False

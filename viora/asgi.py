@@ -1,0 +1,65 @@
+"""The ASGI entry point: ``/ws`` goes straight to our websocket loop, everything else to Quart.
+
+The websocket hot path talks ASGI directly (one dict per frame) instead of going through a web
+framework's per-message machinery; HTTP routes (health, admin, later uploads) use quart-trio.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from actors.session.connection import Connection
+from protocol.errors import CloseCode
+from viora.runtime import Runtime
+
+Scope = dict[str, Any]
+Receive = Callable[[], Awaitable[dict[str, Any]]]
+Send = Callable[[dict[str, Any]], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+WEBSOCKET_PATH = "/ws"
+
+
+class AsgiWebSocket:
+    """Adapts an ASGI websocket to the ``Transport`` the connection speaks."""
+
+    def __init__(self, receive: Receive, send: Send) -> None:
+        self._receive = receive
+        self._send = send
+
+    async def accept(self) -> bool:
+        message = await self._receive()
+        if message["type"] != "websocket.connect":
+            return False
+        await self._send({"type": "websocket.accept"})
+        return True
+
+    async def receive(self) -> bytes | str | None:
+        message = await self._receive()
+        if message["type"] == "websocket.disconnect":
+            return None
+        data = message.get("bytes")
+        return data if data is not None else message.get("text", "")
+
+    async def send(self, data: bytes) -> None:
+        await self._send({"type": "websocket.send", "bytes": data})
+
+    async def close(self, code: int, reason: str) -> None:
+        await self._send({"type": "websocket.close", "code": code, "reason": reason})
+
+
+def build_asgi(runtime: Runtime, http_app: ASGIApp) -> ASGIApp:
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "websocket" and scope["path"] == WEBSOCKET_PATH:
+            transport = AsgiWebSocket(receive, send)
+            if not await transport.accept():
+                return
+            if not runtime.root.running.is_set():
+                await transport.close(int(CloseCode.GOING_AWAY), "server is not ready")
+                return
+            await Connection(transport, runtime.services).serve()
+            return
+        await http_app(scope, receive, send)
+
+    return app

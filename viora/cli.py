@@ -1,0 +1,88 @@
+"""The ``viora`` command: ``viora serve`` runs the server, ``viora tree`` shows its live supervision tree."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import sys
+import time
+import urllib.error
+import urllib.request
+from typing import Any
+
+from supervisor import render_tree
+from viora.config import Settings
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="viora", description=__doc__)
+    commands = parser.add_subparsers(dest="command")
+    commands.add_parser("serve", help="run the server (embedded stores unless VIORA_PG_DSN is set)")
+    tree = commands.add_parser("tree", help="print the live supervision tree of a running server")
+    tree.add_argument("--url", help="server base URL (default: from VIORA_HOST / VIORA_PORT)")
+    tree.add_argument(
+        "--token", help="admin token (default: VIORA_ADMIN_TOKEN or the data dir's admin.token)"
+    )
+    tree.add_argument("--json", action="store_true", help="print the raw JSON")
+    tree.add_argument(
+        "--watch", type=float, nargs="?", const=2.0, metavar="SECONDS", help="refresh every N seconds"
+    )
+    args = parser.parse_args(argv)
+    settings = Settings.from_env()
+    if args.command == "tree":
+        return show_tree(settings, args)
+    return run_server(settings)
+
+
+def run_server(settings: Settings) -> int:
+    import trio
+
+    from viora.server import serve
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("pgserver").setLevel(logging.WARNING)  # it logs every command it runs at INFO
+    trio.run(serve, settings)
+    return 0
+
+
+def show_tree(settings: Settings, args: argparse.Namespace) -> int:
+    url = (args.url or settings.server_url).rstrip("/") + "/admin/tree"
+    token = args.token or settings.admin_token or _read_token_file(settings)
+    if not token:
+        print(
+            f"no admin token: set VIORA_ADMIN_TOKEN or pass --token ({settings.admin_token_path} not found)"
+        )
+        return 2
+    while True:
+        try:
+            tree = fetch_json(url, token)
+        except urllib.error.HTTPError as error:
+            print(f"{url}: HTTP {error.code} {error.read().decode(errors='replace')}", file=sys.stderr)
+            return 1
+        except OSError as error:
+            print(f"{url}: {error}", file=sys.stderr)
+            return 1
+        text = json.dumps(tree, indent=2) if args.json else render_tree(tree)
+        if args.watch is None:
+            print(text)
+            return 0
+        print("\033[2J\033[H" + time.strftime("%H:%M:%S ") + url + "\n" + text, flush=True)
+        time.sleep(args.watch)
+
+
+def fetch_json(url: str, token: str) -> Any:
+    req = urllib.request.Request(url, headers={"Authorization": f"Bearer {token}"})
+    with urllib.request.urlopen(req, timeout=10) as response:
+        return json.load(response)
+
+
+def _read_token_file(settings: Settings) -> str | None:
+    try:
+        return settings.admin_token_path.read_text().strip()
+    except OSError:
+        return None
+
+
+if __name__ == "__main__":
+    sys.exit(main())

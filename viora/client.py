@@ -1,0 +1,96 @@
+"""A small Viora protocol client over trio-websocket, for tests, benchmarks and scripts.
+
+Requests are correlated with replies by id, so many may be in flight on one socket; everything
+that is not a reply (pushes, heartbeats, errors that reference no request) arrives on ``events``.
+Server heartbeats are answered with ``pong`` automatically unless ``auto_pong=False``.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+import trio
+from trio_websocket import ConnectionClosed, WebSocketConnection, open_websocket_url
+
+from protocol.codec import ServerFrame, decode_server_frame, encode_request
+
+
+class ServerError(Exception):
+    """The server answered a request with an error frame."""
+
+    def __init__(self, code: str, message: str, frame: ServerFrame) -> None:
+        super().__init__(f"{code}: {message}")
+        self.code = code
+        self.message = message
+        self.frame = frame
+
+
+class Client:
+    def __init__(self, ws: WebSocketConnection, *, auto_pong: bool = True, events: int = 1024) -> None:
+        self.ws = ws
+        self.auto_pong = auto_pong
+        self._ids = itertools.count(1)
+        self._pending: dict[int, trio.MemorySendChannel[ServerFrame]] = {}
+        self._events_send, self.events = trio.open_memory_channel[ServerFrame](events)
+        self.closed = trio.Event()
+        self.close_code: int | None = None
+        self.close_reason: str | None = None
+
+    @classmethod
+    @asynccontextmanager
+    async def connect(cls, url: str, **kwargs: Any) -> AsyncIterator[Client]:
+        async with open_websocket_url(url, max_message_size=16 * 1024 * 1024) as ws:
+            client = cls(ws, **kwargs)
+            async with trio.open_nursery() as nursery:
+                nursery.start_soon(client._read_loop)
+                try:
+                    yield client
+                finally:
+                    nursery.cancel_scope.cancel()
+
+    async def request(self, type_: str, body: dict[str, Any] | None = None, *, timeout: float = 10.0) -> Any:
+        """Send a request and return the reply body; raise :class:`ServerError` for an error frame."""
+        req_id = next(self._ids)
+        send, receive = trio.open_memory_channel[ServerFrame](1)
+        self._pending[req_id] = send
+        try:
+            await self.ws.send_message(encode_request(type_, body, req_id))
+            with trio.fail_after(timeout):
+                frame = await receive.receive()
+        finally:
+            self._pending.pop(req_id, None)
+        if frame.kind == "error":
+            raise ServerError(frame.body["code"], frame.body["message"], frame)
+        return frame.body
+
+    async def send_raw(self, data: bytes | str) -> None:
+        await self.ws.send_message(data)
+
+    async def next_event(self, *, timeout: float = 10.0) -> ServerFrame:
+        with trio.fail_after(timeout):
+            return await self.events.receive()
+
+    async def wait_closed(self, *, timeout: float = 10.0) -> tuple[int | None, str | None]:
+        with trio.fail_after(timeout):
+            await self.closed.wait()
+        return self.close_code, self.close_reason
+
+    async def _read_loop(self) -> None:
+        try:
+            while True:
+                frame = decode_server_frame(await self.ws.get_message())
+                waiter = self._pending.get(frame.id) if isinstance(frame.id, int) else None
+                if waiter is not None:
+                    waiter.send_nowait(frame)
+                elif frame.kind == "ping" and self.auto_pong:
+                    await self.ws.send_message(encode_request("pong"))
+                else:
+                    await self._events_send.send(frame)
+        except ConnectionClosed as closed:
+            self.close_code = closed.reason.code
+            self.close_reason = closed.reason.reason
+        finally:
+            self.closed.set()

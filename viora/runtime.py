@@ -1,0 +1,100 @@
+"""The running server's object graph: stores, the supervision tree, and the services over them.
+
+Tree (children start top to bottom and stop bottom to top)::
+
+    /viora                   one_for_one
+      loop-probe             event-loop lag
+      sessions               one SessionActor per signed-in user (started on demand)
+      heartbeats             pings quiet sockets, closes dead ones
+      http                   hypercorn: stopped first, so no new work arrives while the rest drains
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import trio
+
+from actors.session.connection import Services, SocketRegistry
+from actors.session.directory import SessionDirectory
+from stores.open import Stores, open_stores
+from supervisor import ChildContext, ChildSpec, Supervisor
+from viora.accounts import Accounts
+from viora.config import Settings
+from viora.probe import LoopLagProbe
+
+log = logging.getLogger("viora")
+
+HttpServer = Callable[["Runtime", ChildContext], Awaitable[None]]
+
+
+@dataclass
+class Runtime:
+    settings: Settings
+    stores: Stores
+    root: Supervisor
+    services: Services
+    probe: LoopLagProbe
+    admin_token: str
+    http_url: str | None = field(default=None)
+
+
+def load_or_create_admin_token(settings: Settings) -> str:
+    """The configured admin token, or one generated once and kept (mode 0600) in the data dir."""
+    if settings.admin_token:
+        return settings.admin_token
+    path: Path = settings.admin_token_path
+    if path.exists():
+        return path.read_text().strip()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    token = secrets.token_urlsafe(32)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as f:
+        f.write(token + "\n")
+    log.info("admin token written to %s", path)
+    return token
+
+
+@asynccontextmanager
+async def open_runtime(settings: Settings, http: HttpServer | None = None) -> AsyncIterator[Runtime]:
+    """Open the stores, start the supervision tree (with ``http`` as its last child), and on exit
+    shut the tree down in reverse order before the stores close."""
+    admin_token = load_or_create_admin_token(settings)
+    async with open_stores(settings) as stores:
+        sessions = Supervisor("sessions", intensity=100, period_s=10.0)
+        sockets = SocketRegistry(settings)
+        services = Services(
+            settings=settings,
+            accounts=Accounts(stores.users, settings),
+            sessions=SessionDirectory(
+                sessions, mailbox=settings.session_mailbox, idle_s=settings.session_idle_s
+            ),
+            sockets=sockets,
+        )
+        probe = LoopLagProbe(settings.loop_lag_probe_s)
+        children = [
+            ChildSpec("loop-probe", probe.run),
+            sessions.child_spec(shutdown_s=settings.shutdown_drain_s),
+            ChildSpec("heartbeats", sockets.run_sweeper),
+        ]
+        if http is not None:
+
+            async def run_http(ctx: ChildContext) -> None:
+                await http(runtime, ctx)
+
+            children.append(ChildSpec("http", run_http, shutdown_s=settings.shutdown_drain_s))
+        root = Supervisor("viora", children, intensity=5, period_s=30.0)
+        runtime = Runtime(settings, stores, root, services, probe, admin_token)
+        async with trio.open_nursery() as nursery:
+            await nursery.start(root.run)
+            try:
+                yield runtime
+            finally:
+                with trio.CancelScope(shield=True):
+                    await root.shutdown()

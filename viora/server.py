@@ -1,0 +1,67 @@
+"""Serve Viora with hypercorn's Trio worker, inside the supervision tree."""
+
+from __future__ import annotations
+
+import logging
+import signal
+from functools import partial
+
+import trio
+from hypercorn.config import Config
+from hypercorn.trio import serve as hypercorn_serve
+
+from protocol.errors import CloseCode
+from supervisor import ChildContext
+from viora.asgi import build_asgi
+from viora.config import Settings
+from viora.http import build_http_app
+from viora.runtime import Runtime, open_runtime
+
+log = logging.getLogger("viora")
+
+
+def hypercorn_config(settings: Settings) -> Config:
+    config = Config()
+    config.bind = [f"{settings.host}:{settings.port}"]
+    # Frames up to 4x our own limit reach the codec and get a typed error; beyond that hypercorn
+    # closes the socket with 1009 before buffering more.
+    config.websocket_max_message_size = settings.max_frame_bytes * 4
+    config.backlog = 4096
+    config.graceful_timeout = settings.shutdown_drain_s
+    config.accesslog = None
+    config.errorlog = logging.getLogger("hypercorn.error")  # through our logging, not raw stderr
+    return config
+
+
+async def run_http(runtime: Runtime, ctx: ChildContext) -> None:
+    """The ``http`` child: serves until asked to stop, then closes every socket with 1001."""
+    app = build_asgi(runtime, build_http_app(runtime))
+
+    async def stopped() -> None:
+        await ctx.stop_requested.wait()
+        runtime.services.sockets.close_all(CloseCode.GOING_AWAY, "server shutting down")
+
+    async with trio.open_nursery() as nursery:
+        config = hypercorn_config(runtime.settings)
+        binds = await nursery.start(partial(hypercorn_serve, app, config, shutdown_trigger=stopped))
+        runtime.http_url = binds[0]
+        log.info("viora listening on %s (websocket: %s/ws)", binds[0], binds[0].replace("http", "ws", 1))
+        ctx.started()
+
+
+async def serve(
+    settings: Settings,
+    *,
+    handle_signals: bool = True,
+    task_status: trio.TaskStatus[Runtime] = trio.TASK_STATUS_IGNORED,
+) -> None:
+    """Run the server until cancelled (or, with ``handle_signals``, SIGINT/SIGTERM), then shut the
+    tree down in reverse order: sockets closed with 1001, sessions drained, stores closed."""
+    async with open_runtime(settings, http=run_http) as runtime:
+        task_status.started(runtime)
+        if not handle_signals:
+            await trio.sleep_forever()
+        with trio.open_signal_receiver(signal.SIGINT, signal.SIGTERM) as signals:
+            async for signum in signals:
+                log.info("received %s: shutting down", signal.Signals(signum).name)
+                break
