@@ -286,7 +286,12 @@ class Supervisor:
                 self._children.remove(child)
 
     def has_child(self, name: str) -> bool:
+        """Whether a child of that name is running now."""
         return any(c.spec.name == name and c.running for c in self._children)
+
+    def knows_child(self, name: str) -> bool:
+        """Whether a child of that name is running *or* crashed and awaiting its restart decision."""
+        return any(c.spec.name == name for c in self._children)
 
     def inspect(self) -> dict[str, Any]:
         """The live subtree as plain data (JSON-ready), for operators and tests."""

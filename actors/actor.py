@@ -110,6 +110,7 @@ class ActorRef(Generic[A]):
         self.incarnation = 0
         self.last_error: str | None = None
         self.alive = False
+        self._alive_event = trio.Event()
         self.instance: A | None = None
         """The current incarnation (for tests and introspection only — never call into it)."""
 
@@ -152,6 +153,17 @@ class ActorRef(Generic[A]):
         return result
 
     # ----------------------------------------------------------------- introspection
+
+    async def wait_alive(self) -> None:
+        """Wait until an incarnation is running (e.g. while the supervisor restarts it)."""
+        await self._alive_event.wait()
+
+    def _set_alive(self, alive: bool) -> None:
+        self.alive = alive
+        if alive:
+            self._alive_event.set()
+        elif self._alive_event.is_set():
+            self._alive_event = trio.Event()
 
     def mailbox_depth(self) -> int:
         return self._send.statistics().current_buffer_used
@@ -217,13 +229,13 @@ async def _run_actor(ctx: ChildContext, ref: ActorRef[A], factory: Callable[[], 
             actor.nursery = nursery
             await actor.on_start()
             ref.instance = actor
-            ref.alive = True
+            ref._set_alive(True)
             ctx.started()
             await _mailbox_loop(ctx, ref, actor)
             await actor.on_stop()
             nursery.cancel_scope.cancel()
     finally:
-        ref.alive = False
+        ref._set_alive(False)
 
 
 async def _mailbox_loop(ctx: ChildContext, ref: ActorRef[Any], actor: Actor) -> None:

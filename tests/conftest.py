@@ -10,14 +10,13 @@ from typing import Any
 
 import pytest
 import trio
+from live import ADMIN_TOKEN, PASSWORD, ServerProcess, run_server_process
 from pgtools import embedded_cluster, scratch_database
 
 from viora.client import Client
 from viora.config import Settings
 from viora.runtime import Runtime
 from viora.server import serve
-
-ADMIN_TOKEN = "test-admin-token"
 
 
 @pytest.fixture(scope="session")
@@ -63,12 +62,30 @@ def connect(server: Runtime) -> Callable[..., AbstractAsyncContextManager[Client
     return open_client
 
 
-@asynccontextmanager
-async def signed_up(
+@pytest.fixture
+def signup(
     connect: Callable[..., AbstractAsyncContextManager[Client]],
-    username: str,
-    password: str = "correct horse battery",
-) -> AsyncIterator[tuple[Client, dict[str, Any]]]:
-    async with connect() as client:
-        reply = await client.request("auth.register", {"username": username, "password": password})
-        yield client, reply
+) -> Callable[..., AbstractAsyncContextManager[tuple[Client, dict[str, Any]]]]:
+    """``async with signup("alice") as (client, reply)``: a socket signed in as a new account."""
+
+    @asynccontextmanager
+    async def open_signed_up(
+        username: str, password: str = PASSWORD
+    ) -> AsyncIterator[tuple[Client, dict[str, Any]]]:
+        async with connect() as client:
+            reply = await client.request("auth.register", {"username": username, "password": password})
+            yield client, reply
+
+    return open_signed_up
+
+
+@pytest.fixture(scope="session")
+def server_process(embedded_pg_admin_dsn: str) -> Iterator[ServerProcess]:
+    """One server process for the run; tests that kill it must start their own."""
+    with run_server_process(
+        embedded_pg_admin_dsn,
+        VIORA_MALFORMED_LIMIT="1000000",
+        VIORA_RATE_PER_S="100000",
+        VIORA_RATE_BURST="100000",
+    ) as server:
+        yield server

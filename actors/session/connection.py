@@ -33,6 +33,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("viora.connection")
 
+FLUSH_S = 2.0
+"""How long a closing socket may take to send the frames already queued for it."""
+
 
 class Transport(Protocol):
     """A message-oriented socket (the ASGI websocket adapter in ``viora.asgi`` is one)."""
@@ -74,6 +77,7 @@ class Connection:
         self.frames_out = 0
         self._outbox_send, self._outbox_receive = trio.open_memory_channel[bytes](settings.outbox_capacity)
         self._scope = trio.CancelScope()
+        self._reading = trio.CancelScope()
         self._close: tuple[CloseCode, str] | None = None
         self._peer_gone = False
 
@@ -84,15 +88,21 @@ class Connection:
         try:
             self._outbox_send.send_nowait(frame)
         except trio.WouldBlock:
-            self.close(CloseCode.SLOW_CONSUMER, "outbox full: read faster, then resume")
+            self.close(CloseCode.SLOW_CONSUMER, "outbox full: read faster, then resume", flush=False)
         except (trio.ClosedResourceError, trio.BrokenResourceError):
             pass  # already closing
 
-    def close(self, code: CloseCode, reason: str) -> None:
-        """Ask the connection to close with ``code``; safe to call from any task, any number of times."""
+    def close(self, code: CloseCode, reason: str, *, flush: bool = True) -> None:
+        """Close with ``code``; safe from any task, any number of times.
+
+        With ``flush`` the frames already queued (say, the push explaining why) are sent first,
+        within ``FLUSH_S``; without it (a client that stopped reading) the socket closes at once.
+        """
         if self._close is None:
             self._close = (code, reason)
-        self._scope.cancel()
+        self._reading.cancel()
+        if not flush:
+            self._scope.cancel()
 
     async def sign_in(self, signed: SignedIn) -> None:
         self.user_id = signed.user.id
@@ -114,8 +124,13 @@ class Connection:
             with self._scope:
                 async with trio.open_nursery() as nursery:
                     nursery.start_soon(self._write_loop)
-                    await self._read_loop()
-                    nursery.cancel_scope.cancel()
+                    with self._reading:
+                        await self._read_loop()
+                    self._outbox_send.close()  # the writer sends what is queued, then ends
+                    if self._peer_gone:
+                        nursery.cancel_scope.cancel()
+                    else:
+                        nursery.cancel_scope.deadline = trio.current_time() + FLUSH_S
         finally:
             self.services.sockets.discard(self)
             if self.user_id is not None:

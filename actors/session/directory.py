@@ -16,6 +16,8 @@ from actors.actor import ActorRef, actor_spec
 from actors.session.actor import SessionActor, Socket, SocketsChanged, UserSession
 from supervisor import RestartType, Supervisor
 
+RESTART_WAIT_S = 5.0
+
 
 class SessionDirectory:
     def __init__(self, supervisor: Supervisor, *, mailbox: int, idle_s: float) -> None:
@@ -46,23 +48,37 @@ class SessionDirectory:
             ref.try_tell(SocketsChanged())
 
     async def actor_for(self, user_id: int) -> ActorRef[SessionActor]:
-        """The user's running SessionActor, started if needed (e.g. after its subtree restarted)."""
-        async with self._lock:
-            ref = self._refs.get(user_id)
-            if ref is not None and ref.alive:
-                return ref
-            session = self._sessions[user_id]
-            spec, ref = actor_spec(
-                f"user:{user_id}",
-                lambda: SessionActor(session, self._idle_s, self._forget),
-                capacity=self._mailbox,
-                restart=RestartType.TRANSIENT,
-                path=f"{self._supervisor.path}/user:{user_id}",
-                ref=ref,
-            )
-            await self._supervisor.start_child(spec)
-            self._refs[user_id] = ref
-            return ref
+        """The user's running SessionActor, started if needed (e.g. after its subtree restarted).
+
+        If it crashed and the supervisor is restarting it, wait for that restart (up to
+        ``RESTART_WAIT_S``) instead of starting another: that would bypass the restart intensity.
+        """
+        name = f"user:{user_id}"
+        with trio.fail_after(RESTART_WAIT_S):
+            while True:
+                async with self._lock:
+                    ref = self._refs.get(user_id)
+                    if ref is not None and ref.alive:
+                        return ref
+                    if ref is None or not self._supervisor.knows_child(name):
+                        return await self._start(user_id, name, ref)
+                await ref.wait_alive()  # outside the lock: other users are not held up
+
+    async def _start(
+        self, user_id: int, name: str, ref: ActorRef[SessionActor] | None
+    ) -> ActorRef[SessionActor]:
+        session = self._sessions[user_id]
+        spec, ref = actor_spec(
+            name,
+            lambda: SessionActor(session, self._idle_s, self._forget),
+            capacity=self._mailbox,
+            restart=RestartType.TRANSIENT,
+            path=f"{self._supervisor.path}/{name}",
+            ref=ref,
+        )
+        await self._supervisor.start_child(spec)
+        self._refs[user_id] = ref
+        return ref
 
     def session(self, user_id: int) -> UserSession | None:
         return self._sessions.get(user_id)

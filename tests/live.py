@@ -1,0 +1,85 @@
+"""Helpers for tests that talk to a live server over HTTP or run it as a process (no fixtures here)."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from pgtools import scratch_database
+
+ADMIN_TOKEN = "test-admin-token"
+PASSWORD = "correct horse battery"
+
+
+def http_get(url: str, token: str | None = None) -> tuple[int, Any]:
+    """Blocking GET returning (status, decoded JSON); run it with ``trio.to_thread.run_sync``."""
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    try:
+        with urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=10) as response:
+            return response.status, json.load(response)
+    except urllib.error.HTTPError as error:
+        return error.code, json.load(error)
+
+
+@dataclass
+class ServerProcess:
+    """``viora serve`` running as a real OS process (for fuzzing, the CLI and signal shutdown)."""
+
+    process: subprocess.Popen[bytes]
+    port: int
+    env: dict[str, str]
+
+    @property
+    def http_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def ws_url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}/ws"
+
+
+@contextmanager
+def run_server_process(admin_dsn: str, **env_overrides: str) -> Iterator[ServerProcess]:
+    with scratch_database(admin_dsn) as dsn, tempfile.TemporaryDirectory() as data_dir:
+        with socket.socket() as probe:
+            probe.bind(("127.0.0.1", 0))
+            port = probe.getsockname()[1]
+        env = {
+            **os.environ,
+            "VIORA_DATA_DIR": data_dir,
+            "VIORA_PG_DSN": dsn,
+            "VIORA_PORT": str(port),
+            "VIORA_ADMIN_TOKEN": ADMIN_TOKEN,
+            **env_overrides,
+        }
+        process = subprocess.Popen([sys.executable, "-m", "viora.cli", "serve"], env=env)
+        server = ServerProcess(process, port, env)
+        try:
+            deadline = time.monotonic() + 30
+            while True:  # waiting on another process: polling is the only signal there is
+                if process.poll() is not None:
+                    raise RuntimeError(f"viora serve exited with {process.returncode}")
+                try:
+                    if http_get(server.http_url + "/readyz")[0] == 200:
+                        break
+                except OSError:
+                    pass
+                if time.monotonic() > deadline:
+                    raise RuntimeError("viora serve did not become ready in 30 s")
+                time.sleep(0.1)
+            yield server
+        finally:
+            if process.poll() is None:
+                process.terminate()
+                process.wait(timeout=15)

@@ -1,0 +1,108 @@
+"""One SessionActor per user, shared by the user's sockets, supervised and restartable."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import trio
+import trio.testing
+from live import PASSWORD
+
+from actors.session.actor import Push, UserSession
+from actors.session.directory import SessionDirectory
+from protocol.codec import decode_server_frame
+from protocol.errors import CloseCode
+from supervisor import Supervisor
+from viora.runtime import Runtime
+
+
+def session_children(runtime: Runtime) -> list[dict[str, Any]]:
+    sessions = next(c for c in runtime.root.inspect()["children"] if c["name"] == "sessions")
+    return sessions["children"]
+
+
+async def test_two_sockets_of_one_user_share_one_session_actor(
+    signup: Any, connect: Any, server: Runtime
+) -> None:
+    async with signup("kim") as (first, _), connect() as second:
+        await second.request("auth.login", {"username": "kim", "password": PASSWORD})
+        info_first = await first.request("session.info")
+        info_second = await second.request("session.info")
+        assert info_first["actor"] == info_second["actor"] == "/viora/sessions/user:1"
+        assert info_second["sockets"] == 2
+        assert [c["name"] for c in session_children(server)] == ["user:1"]
+
+
+async def test_a_crashed_session_actor_restarts_and_the_sockets_keep_working(
+    signup: Any, connect: Any, server: Runtime
+) -> None:
+    async with signup("lee") as (first, reply), connect() as second:
+        await second.request("auth.resume", {"token": reply["token"]})
+        ref = await server.services.sessions.actor_for(reply["user_id"])
+        await ref.tell("a message no SessionActor understands")  # a bug in the actor: it crashes
+        assert await first.request("echo", {"data": "after"}) == {"data": "after"}
+        info = await second.request("session.info")
+        assert info["incarnation"] == 2 and info["sockets"] == 2
+        (node,) = session_children(server)
+        assert node["restarts"] == 1 and "cannot handle str" in node["last_error"]
+
+
+class FakeSocket:
+    def __init__(self, socket_id: int) -> None:
+        self.id = socket_id
+        self.token_hash = b"t"
+        self.frames: list[bytes] = []
+        self.closed: tuple[CloseCode, str] | None = None
+
+    def send_frame(self, frame: bytes) -> None:
+        self.frames.append(frame)
+
+    def close(self, code: CloseCode, reason: str) -> None:
+        self.closed = (code, reason)
+
+
+async def test_pushes_are_numbered_per_stream_and_idle_sessions_stop(autojump_clock: Any) -> None:
+    sessions = Supervisor("sessions")
+    directory = SessionDirectory(sessions, mailbox=8, idle_s=30.0)
+    async with trio.open_nursery() as nursery:
+        await nursery.start(sessions.run)
+        socket = FakeSocket(1)
+        ref = await directory.attach(7, "mia", socket)
+        for n in range(3):
+            await ref.tell(Push("timeline", "post.created", {"n": n}))
+        await ref.tell(Push("dm", "dm.received", {}))
+        await ref.ask(Push("timeline", "post.created", {"n": 3}))
+        frames = [decode_server_frame(f) for f in socket.frames]
+        assert [(f.stream, f.seq) for f in frames] == [
+            ("timeline", 1),
+            ("timeline", 2),
+            ("timeline", 3),
+            ("dm", 1),
+            ("timeline", 4),
+        ]
+
+        directory.detach(7, socket)
+        await trio.sleep(29)
+        assert sessions.has_child("user:7"), "still within the idle period"
+        await trio.sleep(2)
+        await trio.testing.wait_all_tasks_blocked()
+        assert not sessions.has_child("user:7")
+        assert directory.session(7) is None
+        await sessions.shutdown()
+
+
+async def test_a_socket_attaching_during_the_idle_period_keeps_the_session(autojump_clock: Any) -> None:
+    sessions = Supervisor("sessions")
+    directory = SessionDirectory(sessions, mailbox=8, idle_s=30.0)
+    async with trio.open_nursery() as nursery:
+        await nursery.start(sessions.run)
+        first = FakeSocket(1)
+        ref = await directory.attach(7, "mia", first)
+        directory.detach(7, first)
+        await trio.sleep(20)
+        again = await directory.attach(7, "mia", FakeSocket(2))
+        await trio.sleep(60)
+        assert again is ref and ref.alive
+        session: UserSession | None = directory.session(7)
+        assert session is not None and len(session.sockets) == 1
+        await sessions.shutdown()
