@@ -100,3 +100,27 @@ async def test_logout_everywhere_closes_the_users_other_sockets(signup: Any, con
         assert (push.kind, push.type, push.stream) == ("push", "session.signed_out", "session")
         assert await second.wait_closed() == (4001, "signed out everywhere")
         assert await stranger.request("echo", {"data": "still here"}) == {"data": "still here"}
+
+
+async def test_repeated_failed_logins_lock_the_account_for_a_while(
+    signup: Any, connect: Any, server_settings: Settings
+) -> None:
+    async with signup("mallory_target"), connect() as guesser:
+        for n in range(server_settings.login_failures_limit):
+            await expect_error(
+                "auth_failed",
+                guesser.request("auth.login", {"username": "mallory_target", "password": f"guess{n:04}"}),
+            )
+        async with connect() as another:  # a fresh connection does not reset the count
+            limited = await expect_error(
+                "rate_limited",
+                another.request("auth.login", {"username": "mallory_target", "password": PASSWORD}),
+            )
+        assert 0 < limited.frame.body["retry_after"] <= server_settings.login_failures_window_s
+
+
+async def test_a_lost_database_gives_unavailable_and_the_socket_survives(signup: Any, server: Any) -> None:
+    async with signup("nina") as (client, _reply):
+        server.stores.db._pool.close()  # the database goes away under a live server
+        await expect_error("unavailable", client.request("auth.logout"))
+        assert await client.request("echo", {"data": "ok"}) == {"data": "ok"}

@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 import time
+from collections import OrderedDict, deque
 from dataclasses import dataclass
 
 import trio
@@ -40,10 +41,51 @@ def hash_token(token: str) -> bytes:
     return hashlib.sha256(token.encode()).digest()
 
 
+class LoginThrottle:
+    """Refuses log-ins to a username after too many recent failures (online password guessing).
+
+    Per-connection rate limits don't stop a guesser with many connections; this does. Memory is
+    bounded: at most ``MAX_TRACKED`` usernames are tracked, the least recently failed dropped first.
+    """
+
+    MAX_TRACKED = 100_000
+
+    def __init__(self, limit: int, window_s: float) -> None:
+        self._limit = limit
+        self._window_s = window_s
+        self._failures: OrderedDict[str, deque[float]] = OrderedDict()
+
+    def check(self, username: str, now: float) -> None:
+        recent = self._recent(username, now)
+        if len(recent) >= self._limit:
+            retry_after = recent[0] + self._window_s - now
+            raise ProtocolError(
+                ErrorCode.RATE_LIMITED, "too many failed log-ins for this account", retry_after=retry_after
+            )
+
+    def failed(self, username: str, now: float) -> None:
+        recent = self._recent(username, now)
+        recent.append(now)
+        self._failures[username] = recent
+        self._failures.move_to_end(username)
+        while len(self._failures) > self.MAX_TRACKED:
+            self._failures.popitem(last=False)
+
+    def succeeded(self, username: str) -> None:
+        self._failures.pop(username, None)
+
+    def _recent(self, username: str, now: float) -> deque[float]:
+        recent = self._failures.get(username, deque())
+        while recent and recent[0] <= now - self._window_s:
+            recent.popleft()
+        return recent
+
+
 class Accounts:
     def __init__(self, users: UserStore, settings: Settings) -> None:
         self._users = users
         self._settings = settings
+        self._throttle = LoginThrottle(settings.login_failures_limit, settings.login_failures_window_s)
         self._hasher = PasswordHasher()
         self._kdf = trio.CapacityLimiter(settings.kdf_threads)
         # Verifying against this hash when the user does not exist keeps "no such user" and
@@ -65,13 +107,15 @@ class Accounts:
         return await self._issue_token(user)
 
     async def login(self, username: str, password: str) -> SignedIn:
-        user = await self._users.get_user_by_username(username.lower())
+        name = username.lower()
+        self._throttle.check(name, trio.current_time())
+        user = await self._users.get_user_by_username(name)
         stored = user.password_hash if user is not None else self._decoy_hash
-        if (
-            not await trio.to_thread.run_sync(self._verify, stored, password, limiter=self._kdf)
-            or user is None
-        ):
+        verified = await trio.to_thread.run_sync(self._verify, stored, password, limiter=self._kdf)
+        if not verified or user is None:
+            self._throttle.failed(name, trio.current_time())
             raise ProtocolError(ErrorCode.AUTH_FAILED, "wrong username or password")
+        self._throttle.succeeded(name)
         return await self._issue_token(user)
 
     async def resume(self, token: str) -> SignedIn:

@@ -35,6 +35,9 @@ class Settings:
     """Bearer token for /admin/*. ``None`` generates one and writes it to ``data_dir/admin.token``."""
     token_ttl_s: float = 30 * 24 * 3600.0
     kdf_threads: int = 2
+    login_failures_limit: int = 10
+    """Failed log-ins per username within ``login_failures_window_s`` before log-ins are refused."""
+    login_failures_window_s: float = 300.0
     """Password hashing runs in at most this many worker threads (argon2 is CPU- and memory-heavy)."""
 
     # --- protocol limits ---------------------------------------------------------------
