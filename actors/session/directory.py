@@ -12,7 +12,7 @@ from typing import Any
 
 import trio
 
-from actors.actor import ActorRef, actor_spec
+from actors.actor import ActorRef, ActorStopped, actor_spec
 from actors.session.actor import SessionActor, Socket, SocketsChanged, UserSession
 from supervisor import RestartType, Supervisor
 
@@ -53,8 +53,11 @@ class SessionDirectory:
         If it crashed and the supervisor is restarting it, wait for that restart (up to
         ``RESTART_WAIT_S``) instead of starting another: that would bypass the restart intensity.
         """
+        ref = self._refs.get(user_id)
+        if ref is not None and ref.alive:
+            return ref  # the hot path: no lock, no allocation
         name = f"user:{user_id}"
-        with trio.fail_after(RESTART_WAIT_S):
+        with trio.move_on_after(RESTART_WAIT_S):
             while True:
                 async with self._lock:
                     ref = self._refs.get(user_id)
@@ -63,6 +66,7 @@ class SessionDirectory:
                     if ref is None or not self._supervisor.knows_child(name):
                         return await self._start(user_id, name, ref)
                 await ref.wait_alive()  # outside the lock: other users are not held up
+        raise ActorStopped(f"the session of user {user_id} did not restart in time")
 
     async def _start(
         self, user_id: int, name: str, ref: ActorRef[SessionActor] | None

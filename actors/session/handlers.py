@@ -86,8 +86,8 @@ async def pong(conn: Connection, _type: str, body: dict[str, Any]) -> None:
 async def via_session(conn: Connection, type_: str, body: dict[str, Any]) -> dict[str, Any]:
     """Ask the user's SessionActor; its failures become typed errors, the socket stays open."""
     assert conn.user_id is not None
-    ref = await conn.services.sessions.actor_for(conn.user_id)
     try:
+        ref = await conn.services.sessions.actor_for(conn.user_id)
         return await ref.ask(
             SessionRequest(type_, body, conn), timeout=conn.services.settings.request_timeout_s
         )
