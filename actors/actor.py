@@ -5,7 +5,7 @@ sends messages:
 
 * ``await ref.tell(msg)`` — fire and forget; waits while the mailbox is full (backpressure);
 * ``ref.try_tell(msg)`` — for droppable messages (typing indicators…): drops and counts when full;
-* ``await ref.ask(msg, timeout=…)`` — request/reply over a one-shot reply channel.
+* ``await ref.ask(msg, timeout=…)`` — request/reply through a one-shot reply slot.
 
 The mailbox belongs to the *ref*, not to one run of the actor: when the supervisor restarts a
 crashed actor, the new incarnation (fresh state from the factory) keeps reading the same mailbox,
@@ -17,10 +17,8 @@ the supervisor's deadline, later sends raise :class:`ActorStopped`.
 
 from __future__ import annotations
 
-import contextlib
 import logging
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any, Generic, TypeVar
 
 import trio
@@ -53,15 +51,32 @@ class MailboxFull(ActorError):
     """``try_tell`` found the mailbox full and dropped the message."""
 
 
-@dataclass(slots=True)
+class _ReplySlot:
+    """Where one ``ask``'s answer lands: cheaper than a memory channel per request.
+
+    ``abandoned`` tells the actor the asker gave up (timeout, cancellation), so it can skip the work.
+    """
+
+    __slots__ = ("abandoned", "done", "error", "value")
+
+    def __init__(self) -> None:
+        self.done = trio.Event()
+        self.value: Any = None
+        self.error: BaseException | None = None
+        self.abandoned = False
+
+    def resolve(self, value: Any = None, error: BaseException | None = None) -> None:
+        if not self.done.is_set():
+            self.value, self.error = value, error
+            self.done.set()
+
+
 class _Envelope:
-    message: Any
-    reply: trio.MemorySendChannel[Any] | None
+    __slots__ = ("message", "reply")
 
-
-@dataclass(slots=True)
-class _Failure:
-    error: BaseException
+    def __init__(self, message: Any, reply: _ReplySlot | None) -> None:
+        self.message = message
+        self.reply = reply
 
 
 class Actor:
@@ -136,23 +151,22 @@ class ActorRef(Generic[A]):
 
     async def ask(self, message: Any, *, timeout: float = 5.0) -> Any:
         """Send ``message`` and wait for the reply; the timeout covers queueing and handling."""
-        reply_send, reply_receive = trio.open_memory_channel[Any](1)
-        with reply_receive:
-            try:
-                with trio.fail_after(timeout):
-                    await self._send.send(_Envelope(message, reply_send))
-                    result = await reply_receive.receive()
-            except trio.TooSlowError:
-                raise AskTimeout(f"{self.path} did not answer within {timeout:g}s") from None
-            except (trio.ClosedResourceError, trio.BrokenResourceError, trio.EndOfChannel):
-                raise ActorStopped(self.path) from None
-        if isinstance(result, _Failure):
-            if isinstance(result.error, ActorError):
-                raise result.error
-            raise ActorCrashed(f"{self.path} crashed: {result.error!r}") from result.error
-        return result
-
-    # ----------------------------------------------------------------- introspection
+        slot = _ReplySlot()
+        try:
+            with trio.CancelScope(deadline=trio.current_time() + timeout) as scope:
+                await self._send.send(_Envelope(message, slot))
+                await slot.done.wait()
+        except (trio.ClosedResourceError, trio.BrokenResourceError):
+            raise ActorStopped(self.path) from None
+        finally:
+            slot.abandoned = not slot.done.is_set()
+        if scope.cancelled_caught:
+            raise AskTimeout(f"{self.path} did not answer within {timeout:g}s")
+        if slot.error is not None:
+            if isinstance(slot.error, ActorError):
+                raise slot.error
+            raise ActorCrashed(f"{self.path} crashed: {slot.error!r}") from slot.error
+        return slot.value
 
     async def wait_alive(self) -> None:
         """Wait until an incarnation is running (e.g. while the supervisor restarts it)."""
@@ -273,7 +287,7 @@ async def _mailbox_loop(ctx: ChildContext, ref: ActorRef[Any], actor: Actor) -> 
 
 async def _deliver(ref: ActorRef[Any], actor: Actor, envelope: _Envelope) -> None:
     reply = envelope.reply
-    if reply is not None and reply.statistics().open_receive_channels == 0:
+    if reply is not None and reply.abandoned:
         ref.dropped += 1  # the asker gave up (timeout or cancellation): skip the work
         return
     try:
@@ -281,14 +295,9 @@ async def _deliver(ref: ActorRef[Any], actor: Actor, envelope: _Envelope) -> Non
     except Exception as exc:
         ref.last_error = f"{type(exc).__name__}: {exc}"[:500]
         if reply is not None:
-            _reply(reply, _Failure(exc))
+            reply.resolve(error=exc)
         raise
     finally:
         ref.processed += 1
     if reply is not None:
-        _reply(reply, result)
-
-
-def _reply(channel: trio.MemorySendChannel[Any], value: Any) -> None:
-    with contextlib.suppress(trio.BrokenResourceError, trio.WouldBlock):
-        channel.send_nowait(value)  # suppressed: the asker is gone, there is nobody to tell
+        reply.resolve(result)

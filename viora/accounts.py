@@ -25,6 +25,13 @@ from stores.errors import Conflict
 from stores.users import User, UserStore, normalize_username
 from viora.config import Settings
 
+# argon2id with RFC 9106's low-memory parameters (t=3, m=64 MiB) but a single lane: p=4 would
+# run four threads per hash, and a burst of log-ins would then starve the event loop of CPU on
+# a small machine. Hashes record their parameters, so these can be raised later safely.
+ARGON2_TIME_COST = 3
+ARGON2_MEMORY_KIB = 64 * 1024
+ARGON2_PARALLELISM = 1
+
 
 @dataclass(frozen=True, slots=True)
 class SignedIn:
@@ -86,7 +93,9 @@ class Accounts:
         self._users = users
         self._settings = settings
         self._throttle = LoginThrottle(settings.login_failures_limit, settings.login_failures_window_s)
-        self._hasher = PasswordHasher()
+        self._hasher = PasswordHasher(
+            time_cost=ARGON2_TIME_COST, memory_cost=ARGON2_MEMORY_KIB, parallelism=ARGON2_PARALLELISM
+        )
         self._kdf = trio.CapacityLimiter(settings.kdf_threads)
         # Verifying against this hash when the user does not exist keeps "no such user" and
         # "wrong password" equally slow, so timing does not reveal which usernames exist.

@@ -34,11 +34,12 @@ class Settings:
     admin_token: str | None = None
     """Bearer token for /admin/*. ``None`` generates one and writes it to ``data_dir/admin.token``."""
     token_ttl_s: float = 30 * 24 * 3600.0
-    kdf_threads: int = 2
+    kdf_threads: int = 1
+    """Password hashes computed at once (argon2: one core and 64 MiB each). Raise it on machines
+    with cores to spare for bursts of log-ins."""
     login_failures_limit: int = 10
     """Failed log-ins per username within ``login_failures_window_s`` before log-ins are refused."""
     login_failures_window_s: float = 300.0
-    """Password hashing runs in at most this many worker threads (argon2 is CPU- and memory-heavy)."""
 
     # --- protocol limits ---------------------------------------------------------------
     max_frame_bytes: int = 64 * 1024

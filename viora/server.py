@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import logging
 import signal
 from functools import partial
@@ -49,6 +50,22 @@ async def run_http(runtime: Runtime, ctx: ChildContext) -> None:
         ctx.started()
 
 
+GC_THRESHOLDS = (50_000, 50, 100)
+
+
+def tune_gc() -> None:
+    """Fewer, cheaper garbage collections: the cure for our worst event-loop stalls.
+
+    With thousands of sockets the heap holds millions of long-lived objects; CPython's default
+    thresholds (700, 10, 10) run full collections over all of them often enough to stall the loop
+    for 100+ ms (measured: see BENCHMARKS.md). Freezing what start-up allocated takes it out of
+    every later collection, and higher thresholds make collections rarer.
+    """
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(*GC_THRESHOLDS)
+
+
 async def serve(
     settings: Settings,
     *,
@@ -58,6 +75,7 @@ async def serve(
     """Run the server until cancelled (or, with ``handle_signals``, SIGINT/SIGTERM), then shut the
     tree down in reverse order: sockets closed with 1001, sessions drained, stores closed."""
     async with open_runtime(settings, http=run_http) as runtime:
+        tune_gc()
         task_status.started(runtime)
         if not handle_signals:
             await trio.sleep_forever()
