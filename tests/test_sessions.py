@@ -106,3 +106,23 @@ async def test_a_socket_attaching_during_the_idle_period_keeps_the_session(autoj
         session: UserSession | None = directory.session(7)
         assert session is not None and len(session.sockets) == 1
         await sessions.shutdown()
+
+
+async def test_directory_push_reaches_online_users_only(autojump_clock: Any) -> None:
+    sessions = Supervisor("sessions")
+    directory = SessionDirectory(sessions, mailbox=8, idle_s=30.0)
+    async with trio.open_nursery() as nursery:
+        await nursery.start(sessions.run)
+        socket = FakeSocket(1)
+        ref = await directory.attach(7, "mia", socket)
+        assert await directory.push(7, "media", "media.progress", {"media_id": 1}) is True
+        assert await directory.push(8, "media", "media.progress", {"media_id": 2}) is False
+        await ref.ask(Push("media", "flush", {}))  # the actor handles messages in order
+        frame = decode_server_frame(socket.frames[0])
+        assert (frame.stream, frame.seq, frame.type, frame.body) == (
+            "media",
+            1,
+            "media.progress",
+            {"media_id": 1},
+        )
+        await sessions.shutdown()

@@ -13,7 +13,7 @@ from typing import Any
 import trio
 
 from actors.actor import ActorRef, ActorStopped, actor_spec
-from actors.session.actor import SessionActor, Socket, SocketsChanged, UserSession
+from actors.session.actor import Push, SessionActor, Socket, SocketsChanged, UserSession
 from supervisor import RestartType, Supervisor
 
 RESTART_WAIT_S = 5.0
@@ -83,6 +83,19 @@ class SessionDirectory:
         await self._supervisor.start_child(spec)
         self._refs[user_id] = ref
         return ref
+
+    async def push(self, user_id: int, stream: str, type_: str, body: dict[str, Any]) -> bool:
+        """Deliver a live event to the user's sockets, if any are open; False when offline.
+
+        Live delivery only: what must survive being offline is stored by its owner first
+        (timelines, notifications) and replayed on resume.
+        """
+        session = self._sessions.get(user_id)
+        if session is None or not session.sockets:
+            return False
+        ref = await self.actor_for(user_id)
+        await ref.tell(Push(stream, type_, body))
+        return True
 
     def session(self, user_id: int) -> UserSession | None:
         return self._sessions.get(user_id)
