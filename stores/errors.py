@@ -25,3 +25,15 @@ class Conflict(StoreError):
     def __init__(self, constraint: str | None) -> None:
         super().__init__(f"unique constraint violated: {constraint}")
         self.constraint = constraint
+
+
+class NotFound(StoreError):
+    """The addressed row does not exist (or was deleted)."""
+
+
+class Forbidden(StoreError):
+    """The row exists but the caller may not change it (e.g. someone else's post)."""
+
+
+class Blocked(StoreError):
+    """The action crosses a block between the two users."""
