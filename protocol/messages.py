@@ -302,3 +302,5 @@ register(
         body=(Field("reason", "str", "Why the socket was signed out, for display."),),
     )
 )
+
+import protocol.social_messages  # noqa: E402, F401  (registers the social catalogue)

@@ -6,9 +6,14 @@ from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 
+from stores.cassandra import open_cassandra_timeline
 from stores.postgres.database import Database, open_database
 from stores.postgres.embedded import embedded_postgres
+from stores.postgres.social import PostgresSocialStore
+from stores.postgres.timeline import PostgresTimelineStore
 from stores.postgres.users import PostgresUserStore
+from stores.social import SocialStore
+from stores.timeline import TimelineStore
 from stores.users import UserStore
 from viora.config import Settings
 
@@ -17,6 +22,9 @@ from viora.config import Settings
 class Stores:
     db: Database
     users: UserStore
+    social: SocialStore
+    timeline: TimelineStore
+    """In Cassandra when ``settings.cassandra_hosts`` is set, else in PostgreSQL."""
     dsn: str
     embedded: bool
     """True when we started PostgreSQL ourselves under ``settings.data_dir``."""
@@ -37,4 +45,19 @@ async def open_stores(settings: Settings) -> AsyncIterator[Stores]:
         db = await stack.enter_async_context(
             open_database(dsn, max_size=settings.db_pool_size, pool_timeout=settings.db_pool_timeout_s)
         )
-        yield Stores(db=db, users=PostgresUserStore(db), dsn=dsn, embedded=embedded)
+        timeline: TimelineStore
+        if settings.cassandra_hosts:
+            hosts = [host.strip() for host in settings.cassandra_hosts.split(",")]
+            timeline = await stack.enter_async_context(
+                open_cassandra_timeline(hosts, settings.cassandra_keyspace)
+            )
+        else:
+            timeline = PostgresTimelineStore(db)
+        yield Stores(
+            db=db,
+            users=PostgresUserStore(db),
+            social=PostgresSocialStore(db),
+            timeline=timeline,
+            dsn=dsn,
+            embedded=embedded,
+        )

@@ -8,12 +8,30 @@ import trio
 import trio.testing
 from live import PASSWORD
 
-from actors.session.actor import Push, UserSession
+from actors.session.actor import Push, SessionRequest, StreamEvent, UserSession
 from actors.session.directory import SessionDirectory
 from protocol.codec import decode_server_frame
 from protocol.errors import CloseCode
 from supervisor import Supervisor
 from viora.runtime import Runtime
+
+
+class StoredStream:
+    """An in-memory stand-in for the timeline store's reads, for the session's ordering logic."""
+
+    def __init__(self) -> None:
+        self.events: list[StreamEvent] = []
+
+    def append(self, n: int) -> StreamEvent:
+        event = StreamEvent(len(self.events) + 1, "post.created", {"n": n})
+        self.events.append(event)
+        return event
+
+    async def read(self, user_id: int, stream: str, after: int, limit: int) -> list[StreamEvent]:
+        return [e for e in self.events if e.seq > after][:limit]
+
+    async def head(self, user_id: int, stream: str) -> int:
+        return len(self.events)
 
 
 def session_children(runtime: Runtime) -> list[dict[str, Any]]:
@@ -51,6 +69,7 @@ class FakeSocket:
     def __init__(self, socket_id: int) -> None:
         self.id = socket_id
         self.token_hash = b"t"
+        self.cursors: dict[str, int] = {}
         self.frames: list[bytes] = []
         self.closed: tuple[CloseCode, str] | None = None
 
@@ -63,7 +82,7 @@ class FakeSocket:
 
 async def test_pushes_are_numbered_per_stream_and_idle_sessions_stop(autojump_clock: Any) -> None:
     sessions = Supervisor("sessions")
-    directory = SessionDirectory(sessions, mailbox=8, idle_s=30.0)
+    directory = SessionDirectory(sessions, mailbox=8, idle_s=30.0, streams=StoredStream())
     async with trio.open_nursery() as nursery:
         await nursery.start(sessions.run)
         socket = FakeSocket(1)
@@ -93,7 +112,7 @@ async def test_pushes_are_numbered_per_stream_and_idle_sessions_stop(autojump_cl
 
 async def test_a_socket_attaching_during_the_idle_period_keeps_the_session(autojump_clock: Any) -> None:
     sessions = Supervisor("sessions")
-    directory = SessionDirectory(sessions, mailbox=8, idle_s=30.0)
+    directory = SessionDirectory(sessions, mailbox=8, idle_s=30.0, streams=StoredStream())
     async with trio.open_nursery() as nursery:
         await nursery.start(sessions.run)
         first = FakeSocket(1)
@@ -110,7 +129,7 @@ async def test_a_socket_attaching_during_the_idle_period_keeps_the_session(autoj
 
 async def test_directory_push_reaches_online_users_only(autojump_clock: Any) -> None:
     sessions = Supervisor("sessions")
-    directory = SessionDirectory(sessions, mailbox=8, idle_s=30.0)
+    directory = SessionDirectory(sessions, mailbox=8, idle_s=30.0, streams=StoredStream())
     async with trio.open_nursery() as nursery:
         await nursery.start(sessions.run)
         socket = FakeSocket(1)
@@ -125,4 +144,67 @@ async def test_directory_push_reaches_online_users_only(autojump_clock: Any) -> 
             "media.progress",
             {"media_id": 1},
         )
+        await sessions.shutdown()
+
+
+async def test_numbered_pushes_arrive_in_order_and_gaps_are_repaired_from_the_store() -> None:
+    stored = StoredStream()
+    sessions = Supervisor("sessions")
+    directory = SessionDirectory(sessions, mailbox=16, idle_s=30.0, streams=stored)
+    async with trio.open_nursery() as nursery:
+        await nursery.start(sessions.run)
+        socket = FakeSocket(1)
+        ref = await directory.attach(7, "mia", socket)
+        assert await ref.ask(SessionRequest("stream.resume", {"stream": "home"}, socket)) == {
+            "stream": "home",
+            "last": 0,
+            "more": False,
+        }
+        events = [stored.append(n) for n in range(5)]
+        for event in (
+            events[0],
+            events[3],
+            events[2],
+            events[1],
+            events[4],
+            events[4],
+        ):  # 3 overtakes 2 and 1
+            await directory.push(7, "home", event.type, event.body, seq=event.seq)
+        await ref.ask(Push("media", "flush", {}))
+        seqs = [decode_server_frame(f).seq for f in socket.frames if decode_server_frame(f).stream == "home"]
+        assert seqs == [1, 2, 3, 4, 5], "no gap, no duplicate, in order"
+        await sessions.shutdown()
+
+
+async def test_resume_replays_what_a_socket_missed_then_continues_live() -> None:
+    stored = StoredStream()
+    sessions = Supervisor("sessions")
+    directory = SessionDirectory(sessions, mailbox=16, idle_s=30.0, streams=stored)
+    async with trio.open_nursery() as nursery:
+        await nursery.start(sessions.run)
+        online = FakeSocket(1)
+        ref = await directory.attach(7, "mia", online)
+        await ref.ask(SessionRequest("stream.resume", {"stream": "home", "after": 0}, online))
+        for n in range(4):
+            event = stored.append(n)
+            await directory.push(7, "home", event.type, event.body, seq=event.seq)
+        returning = FakeSocket(2)  # saw up to 2 before it dropped
+        await directory.attach(7, "mia", returning)
+        live = stored.append(99)  # arrives between sign-in and resume: must not overtake 3 and 4
+        await directory.push(7, "home", live.type, live.body, seq=live.seq)
+        reply = await ref.ask(SessionRequest("stream.resume", {"stream": "home", "after": 2}, returning))
+        assert reply == {"stream": "home", "last": 5, "more": False}
+        event = stored.append(4)
+        await directory.push(7, "home", event.type, event.body, seq=event.seq)
+        await ref.ask(Push("media", "flush", {}))
+        home = [decode_server_frame(f) for f in returning.frames]
+        assert [(f.seq, f.body) for f in home if f.stream == "home"] == [
+            (3, {"n": 2}),
+            (4, {"n": 3}),
+            (5, {"n": 99}),
+            (6, {"n": 4}),
+        ]
+        assert [
+            decode_server_frame(f).seq for f in online.frames if decode_server_frame(f).stream == "home"
+        ] == [1, 2, 3, 4, 5, 6]
         await sessions.shutdown()

@@ -5,6 +5,8 @@ Tree (children start top to bottom and stop bottom to top)::
     /viora                   one_for_one
       loop-probe             event-loop lag
       sessions               one SessionActor per signed-in user (started on demand)
+      feed                   FeedActors: fan-out of new posts to followers' home timelines
+      media                  MediaActors + the dispatcher of durable media jobs (see actors/media/service.py)
       heartbeats             pings quiet sockets, closes dead ones
       http                   hypercorn: stopped first, so no new work arrives while the rest drains
 """
@@ -21,13 +23,18 @@ from pathlib import Path
 
 import trio
 
+from actors.feed.actor import FeedRouter
+from actors.media.service import MediaService
 from actors.session.connection import Services, SocketRegistry
 from actors.session.directory import SessionDirectory
 from stores.open import Stores, open_stores
+from stores.postgres.media import PostgresMediaStore
 from supervisor import ChildContext, ChildSpec, Supervisor
 from viora.accounts import Accounts
 from viora.config import Settings
 from viora.probe import LoopLagProbe
+from viora.social import SocialService
+from viora.streams import TimelineStreams
 
 log = logging.getLogger("viora")
 
@@ -43,6 +50,7 @@ class Runtime:
     probe: LoopLagProbe
     admin_token: str
     http_url: str | None = field(default=None)
+    media: MediaService = field(kw_only=True)
 
 
 def load_or_create_admin_token(settings: Settings) -> str:
@@ -69,18 +77,40 @@ async def open_runtime(settings: Settings, http: HttpServer | None = None) -> As
     async with open_stores(settings) as stores:
         sessions = Supervisor("sessions", intensity=100, period_s=10.0)
         sockets = SocketRegistry(settings)
+        streams = TimelineStreams(stores.timeline, stores.social)
+        directory = SessionDirectory(
+            sessions, mailbox=settings.session_mailbox, idle_s=settings.session_idle_s, streams=streams
+        )
+        feed = FeedRouter(
+            settings.feed_actors,
+            social=stores.social,
+            timeline=stores.timeline,
+            sessions=directory,
+            write_limit=settings.fanout_write_limit,
+            mailbox=settings.feed_mailbox,
+        )
         services = Services(
             settings=settings,
             accounts=Accounts(stores.users, settings),
-            sessions=SessionDirectory(
-                sessions, mailbox=settings.session_mailbox, idle_s=settings.session_idle_s
-            ),
+            sessions=directory,
             sockets=sockets,
+            social=SocialService(
+                users=stores.users,
+                social=stores.social,
+                timeline=stores.timeline,
+                streams=streams,
+                sessions=directory,
+                feed=feed,
+                fanout_write_limit=settings.fanout_write_limit,
+            ),
         )
+        media = MediaService(settings, PostgresMediaStore(stores.db), directory.push)
         probe = LoopLagProbe(settings.loop_lag_probe_s)
         children = [
             ChildSpec("loop-probe", probe.run),
             sessions.child_spec(shutdown_s=settings.shutdown_drain_s),
+            Supervisor("feed", feed.specs).child_spec(shutdown_s=settings.shutdown_drain_s),
+            media.child_spec(),
             ChildSpec("heartbeats", sockets.run_sweeper),
         ]
         if http is not None:
@@ -90,7 +120,7 @@ async def open_runtime(settings: Settings, http: HttpServer | None = None) -> As
 
             children.append(ChildSpec("http", run_http, shutdown_s=settings.shutdown_drain_s))
         root = Supervisor("viora", children, intensity=5, period_s=30.0)
-        runtime = Runtime(settings, stores, root, services, probe, admin_token)
+        runtime = Runtime(settings, stores, root, services, probe, admin_token, media=media)
         async with trio.open_nursery() as nursery:
             await nursery.start(root.run)
             try:

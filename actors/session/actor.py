@@ -26,6 +26,10 @@ class Socket(Protocol):
 
     id: int
     token_hash: bytes | None
+    cursors: dict[str, int]
+    """Durable streams this socket subscribed to (``stream.resume``), with the last sequence
+    number it was sent. Durable pushes go only to subscribed sockets, so a socket that has just
+    signed in never receives event n+5 live before its resume replays n+1…n+4."""
 
     def send_frame(self, frame: bytes) -> None: ...
 
@@ -61,11 +65,19 @@ class SessionRequest:
 
 @dataclass(frozen=True, slots=True)
 class Push:
-    """Deliver an event to every socket of the user, numbered on ``stream``."""
+    """Deliver an event to every socket of the user.
+
+    ``seq`` is set for *durable* streams (home, notifications, dm…): the number the timeline store
+    gave the entry. Such pushes are delivered in sequence order with no gap — a push that arrives
+    ahead of a missing one makes the actor read the missing entries from the store first (they are
+    committed: the store makes entry n visible only after every entry below it). Without ``seq``
+    the stream is ephemeral (presence, typing, media progress) and numbered by the session.
+    """
 
     stream: str
     type: str
     body: dict[str, Any]
+    seq: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,14 +99,46 @@ class _IdleCheck:
     pass
 
 
+@dataclass(frozen=True, slots=True)
+class StreamEvent:
+    """One stored entry of a durable stream, ready to send (``type``/``body`` as pushed)."""
+
+    seq: int
+    type: str
+    body: dict[str, Any]
+
+
+class StreamReader(Protocol):
+    """Reads durable streams for replay and gap repair (the timeline store, hydrated)."""
+
+    async def read(self, user_id: int, stream: str, after: int, limit: int) -> list[StreamEvent]:
+        """Stored events with ``seq > after``, oldest first."""
+        ...
+
+    async def head(self, user_id: int, stream: str) -> int:
+        """The stream's last sequence number (0 when empty)."""
+        ...
+
+
+RESUME_PAGE = 200
+"""Events replayed per ``stream.resume`` request; the client asks again while ``more`` is true."""
+
+
 # ----------------------------------------------------------------------------- the actor
 
 
 class SessionActor(Actor):
-    def __init__(self, session: UserSession, idle_s: float, on_idle: Callable[[UserSession], None]) -> None:
+    def __init__(
+        self,
+        session: UserSession,
+        idle_s: float,
+        on_idle: Callable[[UserSession], None],
+        streams: StreamReader,
+    ) -> None:
         self.session = session
         self._idle_s = idle_s
         self._on_idle = on_idle
+        self._streams = streams
         self._idle_timer: trio.CancelScope | None = None
 
     async def on_start(self) -> None:
@@ -102,10 +146,14 @@ class SessionActor(Actor):
 
     async def handle(self, message: Any) -> Any:
         match message:
+            case SessionRequest(type="stream.resume"):
+                return await self._resume(message)
             case SessionRequest():
                 return self._answer(message)
-            case Push(stream, type_, body):
+            case Push(stream, type_, body, None):
                 self._push(stream, type_, body)
+            case Push(stream, type_, body, seq):
+                await self._push_numbered(stream, seq, type_, body)
             case SignOut():
                 self._sign_out(message)
             case SocketsChanged():
@@ -141,6 +189,43 @@ class SessionActor(Actor):
         frame = encode_push(stream, self.session.next_seq(stream), type_, body)
         for socket in list(self.session.sockets):
             socket.send_frame(frame)
+
+    async def _push_numbered(self, stream: str, seq: int, type_: str, body: dict[str, Any]) -> None:
+        last = self.session.sequences.get(stream)
+        if last is not None and seq <= last:
+            return  # already delivered (by a gap repair or a resume)
+        if last is not None and seq > last + 1:
+            missing = await self._streams.read(self.session.user_id, stream, last, seq - last - 1)
+            for event in missing:
+                self._deliver(stream, event)
+        self._deliver(stream, StreamEvent(seq, type_, body))
+
+    def _deliver(self, stream: str, event: StreamEvent) -> None:
+        """Send a durable event to every socket that has not had it, in sequence order."""
+        frame = encode_push(stream, event.seq, event.type, event.body)
+        for socket in list(self.session.sockets):
+            cursor = socket.cursors.get(stream)
+            if cursor is not None and cursor < event.seq:
+                socket.send_frame(frame)
+                socket.cursors[stream] = event.seq
+        self.session.sequences[stream] = max(event.seq, self.session.sequences.get(stream, 0))
+
+    async def _resume(self, request: SessionRequest) -> dict[str, Any]:
+        """Subscribe one socket to a durable stream, replaying from the last number it saw
+        (``after``; absent = from now). Live pushes follow without a gap or a duplicate because
+        they pass through this same mailbox."""
+        stream, socket = request.body["stream"], request.socket
+        user_id = self.session.user_id
+        after = request.body.get("after")
+        if after is None:
+            after = await self._streams.head(user_id, stream)
+        events = await self._streams.read(user_id, stream, after, RESUME_PAGE)
+        for event in events:
+            socket.send_frame(encode_push(stream, event.seq, event.type, event.body))
+        last = events[-1].seq if events else after
+        socket.cursors[stream] = last
+        self.session.sequences[stream] = max(last, self.session.sequences.get(stream, 0))
+        return {"stream": stream, "last": last, "more": len(events) == RESUME_PAGE}
 
     def _sign_out(self, message: SignOut) -> None:
         targets = [

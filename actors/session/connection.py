@@ -23,13 +23,14 @@ from protocol.codec import Request, decode_request, encode_ping, encode_reply, e
 from protocol.errors import CloseCode, CloseConnection, ErrorCode, ProtocolError
 from protocol.guard import InboundGuard
 from protocol.messages import client_message, validate_body
-from stores.errors import StoreUnavailable
+from stores.errors import Blocked, Forbidden, NotFound, StoreUnavailable
 from supervisor import ChildContext
 from viora.config import Settings
 
 if TYPE_CHECKING:
     from actors.session.directory import SessionDirectory
     from viora.accounts import Accounts, SignedIn
+    from viora.social import SocialService
 
 log = logging.getLogger("viora.connection")
 
@@ -56,6 +57,7 @@ class Services:
     accounts: Accounts
     sessions: SessionDirectory
     sockets: SocketRegistry
+    social: SocialService
 
 
 class Connection:
@@ -72,6 +74,7 @@ class Connection:
         self.user_id: int | None = None
         self.username: str | None = None
         self.token_hash: bytes | None = None
+        self.cursors: dict[str, int] = {}
         self.last_seen = trio.current_time()
         self.frames_in = 0
         self.frames_out = 0
@@ -114,6 +117,7 @@ class Connection:
         if self.user_id is not None:
             self.services.sessions.detach(self.user_id, self)
         self.user_id = self.username = self.token_hash = None
+        self.cursors.clear()
 
     # ----------------------------------------------------------------- the socket's life
 
@@ -184,6 +188,10 @@ class Connection:
             raise ProtocolError(
                 ErrorCode.UNAVAILABLE, "storage is unavailable; retry shortly", ref=request.id
             ) from None
+        except NotFound as missing:
+            raise ProtocolError(ErrorCode.NOT_FOUND, str(missing) or "not found", ref=request.id) from None
+        except (Forbidden, Blocked) as refused:
+            raise ProtocolError(ErrorCode.FORBIDDEN, str(refused) or "not allowed", ref=request.id) from None
         except Exception:
             log.exception("request %s (%s) failed", request.id, request.type)
             raise ProtocolError(ErrorCode.INTERNAL, "internal error", ref=request.id) from None

@@ -13,15 +13,16 @@ from typing import Any
 import trio
 
 from actors.actor import ActorRef, ActorStopped, actor_spec
-from actors.session.actor import Push, SessionActor, Socket, SocketsChanged, UserSession
+from actors.session.actor import Push, SessionActor, Socket, SocketsChanged, StreamReader, UserSession
 from supervisor import RestartType, Supervisor
 
 RESTART_WAIT_S = 5.0
 
 
 class SessionDirectory:
-    def __init__(self, supervisor: Supervisor, *, mailbox: int, idle_s: float) -> None:
+    def __init__(self, supervisor: Supervisor, *, mailbox: int, idle_s: float, streams: StreamReader) -> None:
         self._supervisor = supervisor
+        self._streams = streams
         self._mailbox = mailbox
         self._idle_s = idle_s
         self._sessions: dict[int, UserSession] = {}
@@ -74,7 +75,7 @@ class SessionDirectory:
         session = self._sessions[user_id]
         spec, ref = actor_spec(
             name,
-            lambda: SessionActor(session, self._idle_s, self._forget),
+            lambda: SessionActor(session, self._idle_s, self._forget, self._streams),
             capacity=self._mailbox,
             restart=RestartType.TRANSIENT,
             path=f"{self._supervisor.path}/{name}",
@@ -84,18 +85,25 @@ class SessionDirectory:
         self._refs[user_id] = ref
         return ref
 
-    async def push(self, user_id: int, stream: str, type_: str, body: dict[str, Any]) -> bool:
+    async def push(
+        self, user_id: int, stream: str, type_: str, body: dict[str, Any], seq: int | None = None
+    ) -> bool:
         """Deliver a live event to the user's sockets, if any are open; False when offline.
 
-        Live delivery only: what must survive being offline is stored by its owner first
-        (timelines, notifications) and replayed on resume.
+        Live delivery only: what must survive being offline is stored first (``seq`` is then its
+        number in the timeline store) and replayed on resume. A full session mailbox drops the
+        push rather than stall the sender (a fan-out serves thousands): for durable streams the
+        next push or a resume repairs the gap from the store.
         """
         session = self._sessions.get(user_id)
         if session is None or not session.sockets:
             return False
         ref = await self.actor_for(user_id)
-        await ref.tell(Push(stream, type_, body))
-        return True
+        return ref.try_tell(Push(stream, type_, body, seq))
+
+    def is_online(self, user_id: int) -> bool:
+        session = self._sessions.get(user_id)
+        return session is not None and bool(session.sockets)
 
     def session(self, user_id: int) -> UserSession | None:
         return self._sessions.get(user_id)

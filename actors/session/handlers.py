@@ -3,7 +3,7 @@
 One async function per type in :data:`HANDLERS` (a test checks that every client message in
 ``protocol.messages`` has one). Handlers get the validated body and the socket, return the reply
 body (or ``None`` for messages without a reply), and signal failure with ``ProtocolError``.
-Messages served by the user's SessionActor go through :func:`via_session`.
+Messages served by the user's SessionActor go through :func:`~actors.session.routing.via_session`.
 """
 
 from __future__ import annotations
@@ -12,8 +12,9 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
-from actors.actor import ActorCrashed, ActorStopped, AskTimeout
-from actors.session.actor import SessionRequest, SignOut
+from actors.session.actor import SignOut
+from actors.session.routing import via_session
+from actors.session.social_handlers import SOCIAL_HANDLERS
 from protocol.errors import ErrorCode, ProtocolError
 from viora.accounts import SignedIn
 
@@ -83,22 +84,6 @@ async def pong(conn: Connection, _type: str, body: dict[str, Any]) -> None:
     return None  # liveness is recorded for every inbound frame; nothing else to do
 
 
-async def via_session(conn: Connection, type_: str, body: dict[str, Any]) -> dict[str, Any]:
-    """Ask the user's SessionActor; its failures become typed errors, the socket stays open."""
-    assert conn.user_id is not None
-    try:
-        ref = await conn.services.sessions.actor_for(conn.user_id)
-        return await ref.ask(
-            SessionRequest(type_, body, conn), timeout=conn.services.settings.request_timeout_s
-        )
-    except AskTimeout:
-        raise ProtocolError(ErrorCode.TIMEOUT, "the session did not answer in time") from None
-    except ActorCrashed:
-        raise ProtocolError(ErrorCode.INTERNAL, "the session failed and was restarted; retry") from None
-    except ActorStopped:
-        raise ProtocolError(ErrorCode.UNAVAILABLE, "the session is restarting; retry") from None
-
-
 HANDLERS: dict[str, Handler] = {
     "auth.register": register,
     "auth.login": login,
@@ -108,4 +93,5 @@ HANDLERS: dict[str, Handler] = {
     "pong": pong,
     "echo": via_session,
     "session.info": via_session,
+    **SOCIAL_HANDLERS,
 }

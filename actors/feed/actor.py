@@ -1,0 +1,88 @@
+"""FeedActors: fan a new post out to its author's followers, durably then live.
+
+Fan-out on write: the post's id is appended to every follower's ``home`` stream in batched
+statements, then pushed — with the sequence number the store gave it — to followers who are online.
+Accounts with more than ``fanout_write_limit`` followers are the exception (as on large platforms):
+writing their posts into every follower's timeline costs too much, so readers merge them in at read
+time, and only followers online right now get the post written and pushed.
+
+Posts of one author always go to the same FeedActor (``author_id % n``), so their fan-outs never
+overtake each other.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from actors.actor import Actor, ActorRef, actor_spec
+from actors.session.directory import SessionDirectory
+from stores.social import Post, SocialStore
+from stores.timeline import TimelineStore
+from supervisor import ChildSpec
+from viora.streams import POST_CREATED
+from viora.wire import post_json
+
+
+@dataclass(frozen=True, slots=True)
+class FanOut:
+    post: Post
+
+
+class FeedActor(Actor):
+    def __init__(
+        self, social: SocialStore, timeline: TimelineStore, sessions: SessionDirectory, write_limit: int
+    ) -> None:
+        self._social = social
+        self._timeline = timeline
+        self._sessions = sessions
+        self._write_limit = write_limit
+        self.posts = 0
+        self.deliveries = 0
+
+    async def handle(self, message: Any) -> None:
+        if not isinstance(message, FanOut):
+            raise TypeError(f"FeedActor cannot handle {type(message).__name__}")
+        post = message.post
+        followers = await self._social.follower_ids(post.author_id)
+        if len(followers) > self._write_limit:
+            followers = [uid for uid in followers if self._sessions.is_online(uid)]
+        targets = [post.author_id, *followers]
+        appended = await self._timeline.append(targets, "home", POST_CREATED, {"post_id": post.id})
+        body = {"post": post_json(post)}
+        for user_id, seq in appended:
+            if await self._sessions.push(user_id, "home", POST_CREATED, body, seq):
+                self.deliveries += 1
+        self.posts += 1
+
+    def inspect(self) -> dict[str, Any]:
+        return {"posts_fanned_out": self.posts, "live_deliveries": self.deliveries}
+
+
+class FeedRouter:
+    """The FeedActors and the rule that picks one for a post."""
+
+    def __init__(
+        self,
+        count: int,
+        *,
+        social: SocialStore,
+        timeline: TimelineStore,
+        sessions: SessionDirectory,
+        write_limit: int,
+        mailbox: int,
+    ) -> None:
+        self.specs: list[ChildSpec] = []
+        self._refs: list[ActorRef[FeedActor]] = []
+        for n in range(count):
+            spec, ref = actor_spec(
+                f"feed-{n}",
+                lambda: FeedActor(social, timeline, sessions, write_limit),
+                capacity=mailbox,
+            )
+            self.specs.append(spec)
+            self._refs.append(ref)
+
+    async def fan_out(self, post: Post) -> None:
+        """Queue the post's fan-out (waits only if that FeedActor's mailbox is full)."""
+        await self._refs[post.author_id % len(self._refs)].tell(FanOut(post))

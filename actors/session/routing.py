@@ -1,0 +1,28 @@
+"""The path from a socket's request to the user's SessionActor, shared by all handler modules."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from actors.actor import ActorCrashed, ActorStopped, AskTimeout
+from actors.session.actor import SessionRequest
+from protocol.errors import ErrorCode, ProtocolError
+
+if TYPE_CHECKING:
+    from actors.session.connection import Connection
+
+
+async def via_session(conn: Connection, type_: str, body: dict[str, Any]) -> dict[str, Any]:
+    """Ask the user's SessionActor; its failures become typed errors, the socket stays open."""
+    assert conn.user_id is not None
+    try:
+        ref = await conn.services.sessions.actor_for(conn.user_id)
+        return await ref.ask(
+            SessionRequest(type_, body, conn), timeout=conn.services.settings.request_timeout_s
+        )
+    except AskTimeout:
+        raise ProtocolError(ErrorCode.TIMEOUT, "the session did not answer in time") from None
+    except ActorCrashed:
+        raise ProtocolError(ErrorCode.INTERNAL, "the session failed and was restarted; retry") from None
+    except ActorStopped:
+        raise ProtocolError(ErrorCode.UNAVAILABLE, "the session is restarting; retry") from None

@@ -1,0 +1,185 @@
+"""Client and server messages of the social features (graph, posts, timelines, notifications).
+
+Imported at the end of :mod:`protocol.messages`, so importing the registry yields these too.
+"""
+
+from __future__ import annotations
+
+from protocol.messages import Field, MessageSpec, register
+
+_USER_ID = Field("user_id", "int", "The other account's id.")
+_POST_ID = Field("post_id", "int", "The post's id.")
+_LIMIT = Field("limit", "int", "Page size, 1 to 100 (default 50).", required=False)
+_CHANGED = (Field("changed", "bool", "False when it was already so (the request is idempotent)."),)
+_POST = (
+    Field(
+        "post",
+        "map",
+        "A post: id, author_id, text, media_ids, reply_to, created_at, edited_at, likes, comments.",
+    ),
+)
+_PAGE_CURSOR = Field(
+    "cursor", "any", "Pass as `before`/`cursor`/`after` for the next page; nil on the last page."
+)
+_STREAM_PAGE = (
+    Field(
+        "before",
+        "int",
+        "Sequence number to page back from (exclusive); absent for the newest.",
+        required=False,
+    ),
+    _LIMIT,
+)
+
+
+def _client(type_: str, summary: str, body: tuple[Field, ...] = (), reply: tuple[Field, ...] = ()) -> None:
+    register(MessageSpec(type_, "client", summary, body=body, reply=reply))
+
+
+_client(
+    "profile.get",
+    "A profile with its counts, by id or username (one of the two).",
+    body=(
+        Field("user_id", "int", "The account's id.", required=False),
+        Field("username", "str", "The account's username.", required=False, max_len=32),
+    ),
+    reply=(
+        Field("user_id", "int", "Id."),
+        Field("username", "str", "Username."),
+        Field("display_name", "str", "Display name."),
+        Field("bio", "str", "Biography."),
+        Field("avatar_media_id", "any", "Media id of the avatar, or nil."),
+        Field("created_at", "float", "Unix time the account was created."),
+        Field("followers", "int", "Follower count."),
+        Field("following", "int", "How many accounts they follow."),
+        Field("posts", "int", "Post count."),
+        Field("you_follow", "bool", "Whether you follow them."),
+    ),
+)
+_client(
+    "profile.update",
+    "Change your display name, bio or avatar.",
+    body=(
+        Field("display_name", "str", "New display name.", required=False, min_len=1, max_len=64),
+        Field("bio", "str", "New biography.", required=False, max_len=500),
+        Field("avatar_media_id", "int", "Media id of a new avatar.", required=False),
+    ),
+    reply=(Field("profile", "map", "The updated profile."),),
+)
+for _type, _summary in (
+    ("follow", "Follow an account (refused across a block)."),
+    ("unfollow", "Stop following an account."),
+    ("block", "Block an account: removes follows both ways, hides each from the other."),
+    ("unblock", "Lift a block you set."),
+):
+    _client(_type, _summary, body=(_USER_ID,), reply=_CHANGED)
+for _type, _summary in (
+    ("followers.list", "Who follows an account, newest first."),
+    ("following.list", "Whom an account follows, newest first."),
+):
+    _client(
+        _type,
+        _summary,
+        body=(
+            _USER_ID,
+            Field("cursor", "str", "From the previous page.", required=False, max_len=200),
+            _LIMIT,
+        ),
+        reply=(Field("user_ids", "list", "Account ids."), _PAGE_CURSOR),
+    )
+_client(
+    "post.create",
+    "Publish a post; followers receive it live on their `home` stream.",
+    body=(
+        Field("text", "str", "The post's text.", max_len=5000),
+        Field("media_ids", "list", "Up to 10 media ids, in display order.", required=False, max_len=10),
+        Field("reply_to", "int", "Id of the post this one answers.", required=False),
+    ),
+    reply=_POST,
+)
+_client("post.get", "One post.", body=(_POST_ID,), reply=_POST)
+_client(
+    "post.edit",
+    "Change a post's text (author only).",
+    body=(_POST_ID, Field("text", "str", "The new text.", max_len=5000)),
+    reply=_POST,
+)
+_client("post.delete", "Delete a post (author only).", body=(_POST_ID,))
+_client("post.like", "Like a post.", body=(_POST_ID,), reply=_CHANGED)
+_client("post.unlike", "Take a like back.", body=(_POST_ID,), reply=_CHANGED)
+_client(
+    "comment.create",
+    "Comment on a post, or answer a comment (`reply_to`).",
+    body=(
+        _POST_ID,
+        Field("text", "str", "The comment's text.", min_len=1, max_len=2000),
+        Field("reply_to", "int", "Id of the comment this one answers.", required=False),
+    ),
+    reply=(Field("comment", "map", "id, post_id, author_id, reply_to, text, created_at."),),
+)
+_client(
+    "comment.list",
+    "A post's comments, oldest first.",
+    body=(_POST_ID, Field("after", "int", "Last comment id of the previous page.", required=False), _LIMIT),
+    reply=(Field("comments", "list", "Comments."), _PAGE_CURSOR),
+)
+_client(
+    "timeline.home",
+    "Your home timeline, newest first: posts of the accounts you follow and your own.",
+    body=_STREAM_PAGE,
+    reply=(Field("posts", "list", "Posts."), _PAGE_CURSOR),
+)
+_client(
+    "timeline.user",
+    "One account's posts, newest first.",
+    body=(_USER_ID, *_STREAM_PAGE),
+    reply=(Field("posts", "list", "Posts."), _PAGE_CURSOR),
+)
+_client(
+    "notifications.list",
+    "Your notifications, newest first.",
+    body=_STREAM_PAGE,
+    reply=(
+        Field(
+            "notifications", "list", "Notifications: seq, kind, actor_id, post_id?, comment_id?, created_at."
+        ),
+        _PAGE_CURSOR,
+    ),
+)
+_client(
+    "stream.resume",
+    "Subscribe this socket to a durable stream (`home`, `notifications`), replaying what it missed.",
+    body=(
+        Field("stream", "str", "`home` or `notifications`.", max_len=32),
+        Field(
+            "after", "int", "Last sequence number you saw; absent = only new events from now.", required=False
+        ),
+    ),
+    reply=(
+        Field("stream", "str", "The stream."),
+        Field("last", "int", "Sequence number of the last event replayed (your new cursor)."),
+        Field("more", "bool", "True when more events wait: call again with `after` = `last`."),
+    ),
+)
+
+for _type, _stream, _summary, _fields in (
+    ("post.created", "home", "A post for your home timeline.", _POST),
+    (
+        "post.removed",
+        "home",
+        "The post at this sequence number was deleted or is hidden from you.",
+        (_POST_ID,),
+    ),
+    (
+        "notification",
+        "notifications",
+        "Someone followed you, liked or commented on your post, or mentioned you.",
+        (
+            Field("kind", "str", "`follow`, `like`, `comment` or `mention`."),
+            Field("actor_id", "int", "Who did it."),
+            Field("post_id", "int", "The post concerned.", required=False),
+            Field("comment_id", "int", "The comment concerned.", required=False),
+        ),
+    ),
+):
+    register(MessageSpec(_type, "server", _summary, auth=False, replies=False, stream=_stream, body=_fields))

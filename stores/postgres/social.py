@@ -1,0 +1,402 @@
+"""PostgreSQL implementation of :class:`stores.social.SocialStore`.
+
+Two rules shape the writes:
+
+* Every change to the follow/block graph first locks both users' rows, lowest id first. That
+  serialises follow against block for a pair (a follow checked against a block that commits a
+  moment later would otherwise slip through), cannot deadlock, and the counters the change then
+  updates live on those same rows.
+* Counters (followers, following, posts, likes, comments) change in the same statement as the rows
+  they count, so they are exact whatever commits or rolls back.
+
+Check and foreign-key violations surface as ``ValueError`` and ``NotFound``, so callers never see
+psycopg's exceptions.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from typing import Any, TypeVar
+
+import psycopg
+from psycopg import errors
+from psycopg.rows import class_row
+
+from stores.errors import Blocked, Forbidden, NotFound
+from stores.postgres.database import Database
+from stores.social import Comment, Post, Profile, UserPage
+
+T = TypeVar("T")
+
+_PROFILE = (
+    "id AS user_id, username, display_name, bio, avatar_media_id,"
+    " extract(epoch FROM created_at)::float8 AS created_at,"
+    " follower_count AS followers, following_count AS following, post_count AS posts"
+)
+_POST = (
+    "id, author_id, text, media_ids, reply_to, extract(epoch FROM created_at)::float8,"
+    " extract(epoch FROM edited_at)::float8, like_count, comment_count"
+)
+_COMMENT = "id, post_id, author_id, reply_to, text, extract(epoch FROM created_at)::float8 AS created_at"
+
+# Applies the follows listed in the CTE ``changed`` (follower_id, followee_id) to both users'
+# counters, with ``{sign}`` + or -. One UPDATE touches each users row once, as Postgres requires.
+_COUNT_FOLLOWS = """
+    UPDATE users u SET
+        following_count = following_count {sign} (SELECT count(*) FROM changed c WHERE c.follower_id = u.id),
+        follower_count = follower_count {sign} (SELECT count(*) FROM changed c WHERE c.followee_id = u.id)
+    WHERE u.id IN (SELECT follower_id FROM changed UNION SELECT followee_id FROM changed)
+"""
+
+
+class PostgresSocialStore:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    # --- profiles ----------------------------------------------------------------------
+    async def get_profile(self, user_id: int) -> Profile | None:
+        def select(conn: psycopg.Connection) -> Profile | None:
+            cur = conn.cursor(row_factory=class_row(Profile))
+            return cur.execute(f"SELECT {_PROFILE} FROM users WHERE id = %s", (user_id,)).fetchone()
+
+        return await self._run(select, idempotent=True)
+
+    async def update_profile(
+        self,
+        user_id: int,
+        *,
+        display_name: str | None = None,
+        bio: str | None = None,
+        avatar_media_id: int | None = None,
+    ) -> Profile:
+        def update(conn: psycopg.Connection) -> Profile:
+            cur = conn.cursor(row_factory=class_row(Profile))
+            row = cur.execute(
+                "UPDATE users SET display_name = coalesce(%s, display_name), bio = coalesce(%s, bio),"
+                f" avatar_media_id = coalesce(%s, avatar_media_id) WHERE id = %s RETURNING {_PROFILE}",
+                (display_name, bio, avatar_media_id, user_id),
+            ).fetchone()
+            return _found(row, f"user {user_id}")
+
+        return await self._run(update, idempotent=True)
+
+    # --- graph -------------------------------------------------------------------------
+    async def follow(self, follower_id: int, followee_id: int) -> bool:
+        if follower_id == followee_id:
+            raise ValueError("a user cannot follow themselves")
+
+        def insert(conn: psycopg.Connection) -> bool:
+            if not _lock_pair(conn, follower_id, followee_id):
+                raise NotFound(f"user {follower_id} or {followee_id}")
+            if _blocked_between(conn, follower_id, followee_id):
+                raise Blocked(f"{follower_id} and {followee_id}")
+            return _changed(
+                conn,
+                "INSERT INTO follows (follower_id, followee_id) VALUES (%s, %s)"
+                " ON CONFLICT DO NOTHING RETURNING follower_id, followee_id",
+                (follower_id, followee_id),
+                _COUNT_FOLLOWS.format(sign="+"),
+            )
+
+        return await self._run(insert)
+
+    async def unfollow(self, follower_id: int, followee_id: int) -> bool:
+        def delete(conn: psycopg.Connection) -> bool:
+            _lock_pair(conn, follower_id, followee_id)
+            return _changed(
+                conn,
+                "DELETE FROM follows WHERE follower_id = %s AND followee_id = %s"
+                " RETURNING follower_id, followee_id",
+                (follower_id, followee_id),
+                _COUNT_FOLLOWS.format(sign="-"),
+            )
+
+        return await self._run(delete)
+
+    async def block(self, blocker_id: int, blocked_id: int) -> bool:
+        if blocker_id == blocked_id:
+            raise ValueError("a user cannot block themselves")
+
+        def insert(conn: psycopg.Connection) -> bool:
+            if not _lock_pair(conn, blocker_id, blocked_id):
+                raise NotFound(f"user {blocker_id} or {blocked_id}")
+            _changed(
+                conn,
+                "DELETE FROM follows WHERE (follower_id, followee_id) IN ((%(a)s, %(b)s), (%(b)s, %(a)s))"
+                " RETURNING follower_id, followee_id",
+                {"a": blocker_id, "b": blocked_id},
+                _COUNT_FOLLOWS.format(sign="-"),
+            )
+            cur = conn.execute(
+                "INSERT INTO blocks (blocker_id, blocked_id) VALUES (%s, %s) ON CONFLICT DO NOTHING",
+                (blocker_id, blocked_id),
+            )
+            return cur.rowcount == 1
+
+        return await self._run(insert)
+
+    async def unblock(self, blocker_id: int, blocked_id: int) -> bool:
+        def delete(conn: psycopg.Connection) -> bool:
+            _lock_pair(conn, blocker_id, blocked_id)
+            cur = conn.execute(
+                "DELETE FROM blocks WHERE blocker_id = %s AND blocked_id = %s", (blocker_id, blocked_id)
+            )
+            return cur.rowcount == 1
+
+        return await self._run(delete)
+
+    async def blocked_between(self, a: int, b: int) -> bool:
+        return await self._run(lambda conn: _blocked_between(conn, a, b), idempotent=True)
+
+    async def blocked_set(self, user_id: int) -> set[int]:
+        rows = await self._rows(
+            "SELECT blocked_id FROM blocks WHERE blocker_id = %(u)s"
+            " UNION SELECT blocker_id FROM blocks WHERE blocked_id = %(u)s",
+            {"u": user_id},
+        )
+        return {row[0] for row in rows}
+
+    async def followers(self, user_id: int, *, cursor: str | None = None, limit: int = 50) -> UserPage:
+        return await self._follow_page("followee_id", "follower_id", user_id, cursor, limit)
+
+    async def following(self, user_id: int, *, cursor: str | None = None, limit: int = 50) -> UserPage:
+        return await self._follow_page("follower_id", "followee_id", user_id, cursor, limit)
+
+    async def _follow_page(
+        self, key: str, other: str, user_id: int, cursor: str | None, limit: int
+    ) -> UserPage:
+        """One keyset page on (created_at, other id), newest first: stable under concurrent
+        follows, unlike OFFSET, and served by the matching follows index."""
+        where = f"{key} = %s"
+        params: list[Any] = [user_id]
+        if cursor is not None:
+            where += f" AND (created_at, {other}) < (%s, %s)"
+            params.extend(_decode_cursor(cursor))
+        rows = await self._rows(
+            f"SELECT {other}, created_at FROM follows WHERE {where}"
+            f" ORDER BY created_at DESC, {other} DESC LIMIT %s",
+            (*params, limit + 1),
+        )
+        page = rows[:limit]
+        more = len(rows) > limit
+        return UserPage(
+            user_ids=[row[0] for row in page],
+            next_cursor=_encode_cursor(page[-1][1], page[-1][0]) if more else None,
+        )
+
+    async def follower_ids(self, user_id: int) -> list[int]:
+        rows = await self._rows("SELECT follower_id FROM follows WHERE followee_id = %s", (user_id,))
+        return [row[0] for row in rows]
+
+    async def followed_among(self, user_id: int, candidates: list[int]) -> list[int]:
+        rows = await self._rows(
+            "SELECT followee_id FROM follows WHERE follower_id = %s AND followee_id = ANY(%s)"
+            " ORDER BY followee_id",
+            (user_id, candidates),
+        )
+        return [row[0] for row in rows]
+
+    async def big_accounts_followed(self, user_id: int, min_followers: int) -> list[int]:
+        rows = await self._rows(
+            "SELECT u.id FROM follows f JOIN users u ON u.id = f.followee_id"
+            " WHERE f.follower_id = %s AND u.follower_count >= %s ORDER BY u.id",
+            (user_id, min_followers),
+        )
+        return [row[0] for row in rows]
+
+    # --- posts -------------------------------------------------------------------------
+    async def create_post(
+        self, author_id: int, text: str, media_ids: tuple[int, ...], reply_to: int | None
+    ) -> Post:
+        def insert(conn: psycopg.Connection) -> Post:
+            row = conn.execute(
+                "WITH created AS ("
+                "  INSERT INTO posts (author_id, text, media_ids, reply_to)"
+                "  SELECT %(author)s, %(text)s, %(media)s, %(reply_to)s"
+                "  WHERE %(reply_to)s::bigint IS NULL"
+                "     OR EXISTS (SELECT 1 FROM posts WHERE id = %(reply_to)s AND deleted_at IS NULL)"
+                f"  RETURNING {_POST}"
+                "), counted AS ("
+                "  UPDATE users SET post_count = post_count + 1 WHERE id IN (SELECT author_id FROM created)"
+                ") SELECT * FROM created",
+                {"author": author_id, "text": text, "media": list(media_ids), "reply_to": reply_to},
+            ).fetchone()
+            return _post(_found(row, f"post {reply_to} to reply to"))
+
+        return await self._run(insert)
+
+    async def get_posts(self, post_ids: list[int]) -> dict[int, Post]:
+        rows = await self._rows(
+            f"SELECT {_POST} FROM posts WHERE id = ANY(%s) AND deleted_at IS NULL", (post_ids,)
+        )
+        return {row[0]: _post(row) for row in rows}
+
+    async def edit_post(self, post_id: int, author_id: int, text: str) -> Post:
+        def update(conn: psycopg.Connection) -> Post:
+            _lock_own_post(conn, post_id, author_id)
+            row = conn.execute(
+                f"UPDATE posts SET text = %s, edited_at = now() WHERE id = %s RETURNING {_POST}",
+                (text, post_id),
+            ).fetchone()
+            return _post(_found(row, f"post {post_id}"))
+
+        return await self._run(update)
+
+    async def delete_post(self, post_id: int, author_id: int) -> None:
+        def update(conn: psycopg.Connection) -> None:
+            _lock_own_post(conn, post_id, author_id)
+            conn.execute("UPDATE posts SET deleted_at = now() WHERE id = %s", (post_id,))
+            conn.execute("UPDATE users SET post_count = post_count - 1 WHERE id = %s", (author_id,))
+
+        await self._run(update)
+
+    async def posts_by(
+        self, author_ids: list[int], *, before_id: int | None = None, limit: int = 50
+    ) -> list[Post]:
+        rows = await self._rows(
+            f"SELECT {_POST} FROM posts WHERE author_id = ANY(%s) AND deleted_at IS NULL"
+            " AND (%s::bigint IS NULL OR id < %s) ORDER BY id DESC LIMIT %s",
+            (author_ids, before_id, before_id, limit),
+        )
+        return [_post(row) for row in rows]
+
+    # --- likes and comments -----------------------------------------------------------
+    async def like(self, user_id: int, post_id: int) -> bool:
+        def insert(conn: psycopg.Connection) -> bool:
+            visible = conn.execute(
+                "SELECT 1 FROM posts WHERE id = %s AND deleted_at IS NULL", (post_id,)
+            ).fetchone()
+            if visible is None:
+                raise NotFound(f"post {post_id}")
+            return _changed(
+                conn,
+                "INSERT INTO likes (post_id, user_id) VALUES (%s, %s) ON CONFLICT DO NOTHING RETURNING post_id",
+                (post_id, user_id),
+                "UPDATE posts SET like_count = like_count + 1 WHERE id IN (SELECT post_id FROM changed)",
+            )
+
+        return await self._run(insert)
+
+    async def unlike(self, user_id: int, post_id: int) -> bool:
+        return await self._run(
+            lambda conn: _changed(
+                conn,
+                "DELETE FROM likes WHERE post_id = %s AND user_id = %s RETURNING post_id",
+                (post_id, user_id),
+                "UPDATE posts SET like_count = like_count - 1 WHERE id IN (SELECT post_id FROM changed)",
+            )
+        )
+
+    async def add_comment(self, post_id: int, author_id: int, text: str, reply_to: int | None) -> Comment:
+        def insert(conn: psycopg.Connection) -> Comment:
+            cur = conn.cursor(row_factory=class_row(Comment))
+            row = cur.execute(
+                "WITH created AS ("
+                "  INSERT INTO comments (post_id, author_id, reply_to, text)"
+                "  SELECT id, %(author)s, %(reply_to)s, %(text)s FROM posts"
+                "  WHERE id = %(post)s AND deleted_at IS NULL AND (%(reply_to)s::bigint IS NULL OR EXISTS ("
+                "    SELECT 1 FROM comments WHERE id = %(reply_to)s AND post_id = %(post)s AND deleted_at IS NULL))"
+                f"  RETURNING {_COMMENT}"
+                "), counted AS ("
+                "  UPDATE posts SET comment_count = comment_count + 1 WHERE id IN (SELECT post_id FROM created)"
+                ") SELECT * FROM created",
+                {"post": post_id, "author": author_id, "reply_to": reply_to, "text": text},
+            ).fetchone()
+            return _found(row, f"post {post_id} or comment {reply_to} on it")
+
+        return await self._run(insert)
+
+    async def comments(self, post_id: int, *, after_id: int | None = None, limit: int = 50) -> list[Comment]:
+        def select(conn: psycopg.Connection) -> list[Comment]:
+            cur = conn.cursor(row_factory=class_row(Comment))
+            return cur.execute(
+                f"SELECT {_COMMENT} FROM comments c WHERE post_id = %s AND deleted_at IS NULL AND id > %s"
+                " AND EXISTS (SELECT 1 FROM posts p WHERE p.id = c.post_id AND p.deleted_at IS NULL)"
+                " ORDER BY id LIMIT %s",
+                (post_id, after_id or 0, limit),
+            ).fetchall()
+
+        return await self._run(select, idempotent=True)
+
+    # --- plumbing ----------------------------------------------------------------------
+    async def _rows(self, query: str, params: Sequence[Any] | dict[str, Any]) -> list[tuple[Any, ...]]:
+        """A read-only query's rows (safe to retry)."""
+        return await self._run(lambda conn: conn.execute(query, params).fetchall(), idempotent=True)
+
+    async def _run(self, fn: Callable[[psycopg.Connection], T], *, idempotent: bool = False) -> T:
+        """``Database.run``, with the schema's rules mapped to the store's errors: a foreign key
+        naming no row is ``NotFound`` (unknown user or post), a check constraint is ``ValueError``."""
+        try:
+            return await self._db.run(fn, idempotent=idempotent)
+        except errors.ForeignKeyViolation as exc:
+            raise NotFound(exc.diag.message_detail) from exc
+        except errors.CheckViolation as exc:
+            raise ValueError(f"violates {exc.diag.constraint_name}") from exc
+
+
+def _lock_pair(conn: psycopg.Connection, a: int, b: int) -> bool:
+    """Lock both users' rows, lowest id first (see the module docstring); False if one is missing."""
+    rows = conn.execute(
+        "SELECT id FROM users WHERE id IN (%s, %s) ORDER BY id FOR NO KEY UPDATE", (a, b)
+    ).fetchall()
+    return len(rows) == 2
+
+
+def _blocked_between(conn: psycopg.Connection, a: int, b: int) -> bool:
+    row = conn.execute(
+        "SELECT EXISTS (SELECT 1 FROM blocks WHERE (blocker_id, blocked_id) IN ((%(a)s, %(b)s), (%(b)s, %(a)s)))",
+        {"a": a, "b": b},
+    ).fetchone()
+    return bool(_found(row, "EXISTS")[0])
+
+
+def _changed(
+    conn: psycopg.Connection, change: str, params: Sequence[Any] | dict[str, Any], count: str
+) -> bool:
+    """Run ``change`` (an INSERT/DELETE … RETURNING) as the CTE ``changed`` and ``count`` (the
+    counter UPDATE reading it) in the same statement; True if a row changed."""
+    row = conn.execute(
+        f"WITH changed AS ({change}), counted AS ({count}) SELECT count(*) FROM changed", params
+    ).fetchone()
+    return _found(row, "count")[0] > 0
+
+
+def _lock_own_post(conn: psycopg.Connection, post_id: int, author_id: int) -> None:
+    """Lock an undeleted post for a change by ``author_id``; raise NotFound or Forbidden."""
+    row = conn.execute(
+        "SELECT author_id FROM posts WHERE id = %s AND deleted_at IS NULL FOR UPDATE", (post_id,)
+    ).fetchone()
+    if row is None:
+        raise NotFound(f"post {post_id}")
+    if row[0] != author_id:
+        raise Forbidden(f"post {post_id} belongs to another user")
+
+
+def _post(row: tuple[Any, ...]) -> Post:
+    """Build a Post from a ``_POST`` row (the array comes back as a list; Post holds a tuple)."""
+    post_id, author_id, text, media_ids, reply_to, created_at, edited_at, likes, comments = row
+    return Post(post_id, author_id, text, tuple(media_ids), reply_to, created_at, edited_at, likes, comments)
+
+
+def _encode_cursor(created_at: datetime, user_id: int) -> str:
+    """Opaque to clients; exact to the microsecond (a float epoch would round and skip rows)."""
+    return base64.urlsafe_b64encode(f"{created_at.isoformat()}|{user_id}".encode()).decode()
+
+
+def _decode_cursor(cursor: str) -> tuple[datetime, int]:
+    try:
+        stamp, user_id = base64.urlsafe_b64decode(cursor.encode()).decode().split("|")
+        return datetime.fromisoformat(stamp), int(user_id)
+    except (binascii.Error, UnicodeDecodeError, ValueError) as exc:
+        raise ValueError(f"malformed cursor {cursor!r}") from exc
+
+
+def _found(row: T | None, what: str) -> T:
+    """The row, or NotFound(``what``): the statement named a row that does not exist (or was
+    deleted). Also narrows the type of aggregates, which always yield a row."""
+    if row is None:
+        raise NotFound(what)
+    return row

@@ -1,0 +1,155 @@
+"""The social platform over real websockets: follows, posts, live fan-out, blocks, resume."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from viora.client import Client, ServerError
+from viora.runtime import Runtime
+
+
+async def expect_error(code: str, awaitable: Any) -> None:
+    with pytest.raises(ServerError) as caught:
+        await awaitable
+    assert caught.value.code == code, caught.value
+
+
+async def subscribe(client: Client, stream: str = "home", after: int | None = 0) -> dict[str, Any]:
+    body: dict[str, Any] = {"stream": stream}
+    if after is not None:
+        body["after"] = after
+    return await client.request("stream.resume", body)
+
+
+async def next_push(client: Client, stream: str = "home") -> Any:
+    event = await client.next_event()
+    while event.kind != "push" or event.stream != stream:
+        event = await client.next_event()
+    return event
+
+
+async def test_a_post_reaches_online_followers_live_and_offline_followers_timelines(
+    signup: Any, connect: Any
+) -> None:
+    async with signup("alice") as (alice, a), signup("bob") as (bob, _b):
+        async with signup("carol") as (carol, c):
+            await carol.request("follow", {"user_id": a["user_id"]})
+        await bob.request("follow", {"user_id": a["user_id"]})
+        await subscribe(bob)
+
+        posted = (await alice.request("post.create", {"text": "hello from alice"}))["post"]
+        push = await next_push(bob)
+        assert (push.type, push.seq, push.body["post"]["id"]) == ("post.created", 1, posted["id"])
+        assert push.body["post"]["text"] == "hello from alice"
+
+        async with connect() as carol_again:  # carol was offline when alice posted
+            await carol_again.request("auth.resume", {"token": c["token"]})
+            home = await carol_again.request("timeline.home")
+            assert [p["id"] for p in home["posts"]] == [posted["id"]]
+            assert (await subscribe(carol_again))["last"] == 1
+            replay = await next_push(carol_again)
+            assert (replay.seq, replay.body["post"]["id"]) == (1, posted["id"])
+
+
+async def test_resume_after_a_disconnect_misses_nothing_and_repeats_nothing(
+    signup: Any, connect: Any
+) -> None:
+    async with signup("dora") as (dora, d), signup("eddie") as (ed, e):
+        await ed.request("follow", {"user_id": d["user_id"]})
+        await subscribe(ed)
+        first = (await dora.request("post.create", {"text": "one"}))["post"]
+        assert (await next_push(ed)).body["post"]["id"] == first["id"]
+        last_seen = 1
+    # ed is gone; dora posts while he is away (dora reconnects to post)
+    async with connect() as dora2, connect() as ed2:
+        await dora2.request("auth.resume", {"token": d["token"]})
+        missed = [
+            (await dora2.request("post.create", {"text": f"missed {n}"}))["post"]["id"] for n in range(3)
+        ]
+        await ed2.request("auth.resume", {"token": e["token"]})
+        reply = await subscribe(ed2, after=last_seen)
+        assert reply == {"stream": "home", "last": 4, "more": False}
+        replayed = [await next_push(ed2) for _ in range(3)]
+        assert [(p.seq, p.body["post"]["id"]) for p in replayed] == list(zip([2, 3, 4], missed, strict=True))
+        live = (await dora2.request("post.create", {"text": "live again"}))["post"]
+        after = await next_push(ed2)
+        assert (after.seq, after.body["post"]["id"]) == (5, live["id"]), "live continues at the next number"
+
+
+async def test_only_the_author_edits_or_deletes_and_deletions_replay_as_removed(signup: Any) -> None:
+    async with signup("fay") as (fay, f), signup("gus") as (gus, _g):
+        await gus.request("follow", {"user_id": f["user_id"]})
+        post = (await fay.request("post.create", {"text": "original"}))["post"]
+        await expect_error("forbidden", gus.request("post.edit", {"post_id": post["id"], "text": "hijacked"}))
+        await expect_error("forbidden", gus.request("post.delete", {"post_id": post["id"]}))
+        edited = (await fay.request("post.edit", {"post_id": post["id"], "text": "edited"}))["post"]
+        assert edited["text"] == "edited" and edited["edited_at"] is not None
+        await fay.request("post.delete", {"post_id": post["id"]})
+        await expect_error("not_found", gus.request("post.get", {"post_id": post["id"]}))
+        await subscribe(gus)
+        removed = await next_push(gus)
+        assert (removed.seq, removed.type, removed.body) == (1, "post.removed", {"post_id": post["id"]})
+
+
+async def test_a_blocked_user_neither_sees_nor_receives(signup: Any) -> None:
+    async with signup("hal") as (hal, h), signup("ivy") as (ivy, i), signup("jon") as (jon, _j):
+        await ivy.request("follow", {"user_id": h["user_id"]})
+        await jon.request("follow", {"user_id": h["user_id"]})
+        await subscribe(jon)
+        await hal.request("block", {"user_id": i["user_id"]})
+        post = (await hal.request("post.create", {"text": "not for ivy"}))["post"]
+        assert (await next_push(jon)).body["post"]["id"] == post["id"]  # the fan-out has run
+        assert (await subscribe(ivy))["last"] == 0, "nothing reached ivy's home stream"
+        await expect_error("not_found", ivy.request("post.get", {"post_id": post["id"]}))
+        await expect_error("not_found", ivy.request("timeline.user", {"user_id": h["user_id"]}))
+        await expect_error("not_found", ivy.request("profile.get", {"user_id": h["user_id"]}))
+        await expect_error("forbidden", ivy.request("follow", {"user_id": h["user_id"]}))
+        await expect_error("not_found", ivy.request("post.like", {"post_id": post["id"]}))
+
+
+async def test_likes_comments_follows_and_mentions_notify_live(signup: Any) -> None:
+    async with signup("kay") as (kay, k), signup("lou") as (lou, u):
+        await subscribe(kay, "notifications")
+        post = (await kay.request("post.create", {"text": "notify me"}))["post"]
+        await lou.request("follow", {"user_id": k["user_id"]})
+        assert (await lou.request("post.like", {"post_id": post["id"]})) == {"changed": True}
+        assert (await lou.request("post.like", {"post_id": post["id"]})) == {"changed": False}
+        comment = (await lou.request("comment.create", {"post_id": post["id"], "text": "hi @kay"}))["comment"]
+        kinds = [(await next_push(kay, "notifications")).body for _ in range(4)]
+        assert [n["kind"] for n in kinds] == ["follow", "like", "comment", "mention"]
+        assert all(n["actor_id"] == u["user_id"] for n in kinds)
+        assert kinds[2]["comment_id"] == comment["id"]
+        current = (await kay.request("post.get", {"post_id": post["id"]}))["post"]
+        assert (current["likes"], current["comments"]) == (1, 1)
+        listed = await kay.request("notifications.list")
+        assert [n["kind"] for n in listed["notifications"]] == ["mention", "comment", "like", "follow"]
+
+
+async def test_profiles_and_follow_lists(signup: Any) -> None:
+    async with signup("max") as (mx, m), signup("ned") as (ned, n):
+        await ned.request("follow", {"user_id": m["user_id"]})
+        await mx.request("profile.update", {"display_name": "Max", "bio": "photos"})
+        profile = await ned.request("profile.get", {"username": "max"})
+        assert (profile["display_name"], profile["bio"], profile["followers"], profile["you_follow"]) == (
+            "Max",
+            "photos",
+            1,
+            True,
+        )
+        assert (await mx.request("followers.list", {"user_id": m["user_id"]}))["user_ids"] == [n["user_id"]]
+        await expect_error("bad_request", ned.request("follow", {"user_id": n["user_id"]}))
+
+
+async def test_the_tree_shows_the_feed_actors(signup: Any, server: Runtime) -> None:
+    async with signup("ozzy") as (oz, _o):
+        await subscribe(oz)
+        for n in range(2):  # authors are in their own home: each push marks a fan-out in progress
+            await oz.request("post.create", {"text": f"counted {n}"})
+            await next_push(oz)
+        # One FeedActor serves all of ozzy's posts, one at a time: the first is fully handled.
+        feed = next(c for c in server.root.inspect()["children"] if c["name"] == "feed")
+        assert len(feed["children"]) == server.settings.feed_actors
+        assert sum(c["posts_fanned_out"] for c in feed["children"]) >= 1
+        assert all(c["mailbox"]["capacity"] == server.settings.feed_mailbox for c in feed["children"])

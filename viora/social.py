@@ -1,0 +1,234 @@
+"""The social rules: who may see and do what, and what each action tells whom.
+
+Request handlers call this service; it enforces visibility (a block hides both users from each
+other), writes through the stores, appends the durable stream entries an action produces
+(notifications, the actor's activity log, the author's own ``posts`` stream) and pushes them live
+to whoever is online. Store errors (``NotFound``, ``Forbidden``, ``Blocked``) travel up unchanged:
+the connection maps them to typed protocol errors.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from actors.feed.actor import FeedRouter
+from actors.session.directory import SessionDirectory
+from stores.errors import NotFound
+from stores.social import Post, SocialStore
+from stores.timeline import TimelineStore
+from stores.users import UserStore
+from viora.streams import POST_CREATED, TimelineStreams
+from viora.wire import comment_json, post_json, profile_json
+
+MENTION = re.compile(r"(?<![\w@])@([a-z0-9_]{3,32})\b", re.IGNORECASE)
+MAX_MENTIONS = 10
+NOTIFICATION = "notification"
+
+
+class SocialService:
+    def __init__(
+        self,
+        *,
+        users: UserStore,
+        social: SocialStore,
+        timeline: TimelineStore,
+        streams: TimelineStreams,
+        sessions: SessionDirectory,
+        feed: FeedRouter,
+        fanout_write_limit: int,
+    ) -> None:
+        self._users = users
+        self._social = social
+        self._timeline = timeline
+        self._streams = streams
+        self._sessions = sessions
+        self._feed = feed
+        self._fanout_write_limit = fanout_write_limit
+
+    # ------------------------------------------------------------------ profiles and graph
+
+    async def profile(self, viewer_id: int, *, user_id: int | None, username: str | None) -> dict[str, Any]:
+        if user_id is None:
+            user = await self._users.get_user_by_username(username or "")
+            if user is None:
+                raise NotFound("no such user")
+            user_id = user.id
+        await self._require_visible(viewer_id, user_id)
+        profile = await self._social.get_profile(user_id)
+        if profile is None:
+            raise NotFound("no such user")
+        you_follow = await self._social.followed_among(viewer_id, [user_id])
+        return {**profile_json(profile), "you_follow": bool(you_follow)}
+
+    async def update_profile(self, user_id: int, changes: dict[str, Any]) -> dict[str, Any]:
+        profile = await self._social.update_profile(user_id, **changes)
+        return profile_json(profile)
+
+    async def follow(self, user_id: int, target_id: int) -> bool:
+        created = await self._social.follow(user_id, target_id)
+        if created:
+            await self._notify([target_id], {"kind": "follow", "actor_id": user_id})
+            await self._record_activity(user_id, {"kind": "follow", "user_id": target_id})
+        return created
+
+    async def unfollow(self, user_id: int, target_id: int) -> bool:
+        return await self._social.unfollow(user_id, target_id)
+
+    async def block(self, user_id: int, target_id: int) -> bool:
+        return await self._social.block(user_id, target_id)
+
+    async def unblock(self, user_id: int, target_id: int) -> bool:
+        return await self._social.unblock(user_id, target_id)
+
+    async def relations(
+        self, viewer_id: int, user_id: int, *, followers: bool, cursor: str | None, limit: int
+    ) -> dict[str, Any]:
+        await self._require_visible(viewer_id, user_id)
+        listing = self._social.followers if followers else self._social.following
+        page = await listing(user_id, cursor=cursor, limit=limit)
+        return {"user_ids": page.user_ids, "cursor": page.next_cursor}
+
+    # ------------------------------------------------------------------ posts
+
+    async def create_post(
+        self, author_id: int, text: str, media_ids: tuple[int, ...], reply_to: int | None
+    ) -> dict[str, Any]:
+        """Store the post, record it on the author's streams, queue its fan-out; the reply (the
+        author's acknowledgement) does not wait for the fan-out."""
+        if reply_to is not None:
+            await self._visible_post(author_id, reply_to)
+        post = await self._social.create_post(author_id, text, media_ids, reply_to)
+        await self._timeline.append([author_id], "posts", POST_CREATED, {"post_id": post.id})
+        await self._record_activity(author_id, {"kind": "post", "post_id": post.id})
+        await self._feed.fan_out(post)
+        await self._notify_mentions(
+            author_id, text, {"kind": "mention", "actor_id": author_id, "post_id": post.id}
+        )
+        return post_json(post)
+
+    async def get_post(self, viewer_id: int, post_id: int) -> dict[str, Any]:
+        return post_json(await self._visible_post(viewer_id, post_id))
+
+    async def edit_post(self, user_id: int, post_id: int, text: str) -> dict[str, Any]:
+        return post_json(await self._social.edit_post(post_id, user_id, text))
+
+    async def delete_post(self, user_id: int, post_id: int) -> None:
+        await self._social.delete_post(post_id, user_id)
+
+    async def like(self, user_id: int, post_id: int) -> bool:
+        post = await self._visible_post(user_id, post_id)
+        created = await self._social.like(user_id, post_id)
+        if created and post.author_id != user_id:
+            await self._notify([post.author_id], {"kind": "like", "actor_id": user_id, "post_id": post_id})
+        if created:
+            await self._record_activity(user_id, {"kind": "like", "post_id": post_id})
+        return created
+
+    async def unlike(self, user_id: int, post_id: int) -> bool:
+        await self._visible_post(user_id, post_id)
+        return await self._social.unlike(user_id, post_id)
+
+    async def comment(self, user_id: int, post_id: int, text: str, reply_to: int | None) -> dict[str, Any]:
+        post = await self._visible_post(user_id, post_id)
+        comment = await self._social.add_comment(post_id, user_id, text, reply_to)
+        event = {"kind": "comment", "actor_id": user_id, "post_id": post_id, "comment_id": comment.id}
+        if post.author_id != user_id:
+            await self._notify([post.author_id], event)
+        await self._notify_mentions(user_id, text, {**event, "kind": "mention"})
+        await self._record_activity(
+            user_id, {"kind": "comment", "post_id": post_id, "comment_id": comment.id}
+        )
+        return comment_json(comment)
+
+    async def comments(
+        self, viewer_id: int, post_id: int, after_id: int | None, limit: int
+    ) -> dict[str, Any]:
+        await self._visible_post(viewer_id, post_id)
+        page = await self._social.comments(post_id, after_id=after_id, limit=limit)
+        blocked = await self._social.blocked_set(viewer_id)
+        return {
+            "comments": [comment_json(c) for c in page if c.author_id not in blocked],
+            "cursor": page[-1].id if len(page) == limit else None,
+        }
+
+    # ------------------------------------------------------------------ timelines
+
+    async def home(self, user_id: int, before: int | None, limit: int) -> dict[str, Any]:
+        """The home timeline: fanned-out entries, plus posts of big accounts merged at read time.
+
+        Paging is by the home stream's sequence number; big accounts' posts are merged into the
+        time span the page covers (newer than its oldest entry, or anything on a short last page).
+        """
+        entries = await self._timeline.read_before(user_id, "home", before, limit)
+        events = await self._streams.hydrate(user_id, entries)
+        posts = [e.body["post"] for e in events if e.type == POST_CREATED]
+        big = await self._social.big_accounts_followed(user_id, self._fanout_write_limit + 1)
+        if big:
+            oldest = min((p["created_at"] for p in posts), default=None) if len(entries) == limit else None
+            seen = {p["id"] for p in posts}
+            blocked = await self._social.blocked_set(user_id)
+            for post in await self._social.posts_by(big, limit=limit):
+                if (
+                    post.id not in seen
+                    and post.author_id not in blocked
+                    and (oldest is None or post.created_at >= oldest)
+                ):
+                    posts.append(post_json(post))
+        posts.sort(key=lambda p: (p["created_at"], p["id"]), reverse=True)
+        cursor = entries[-1].seq if len(entries) == limit else None
+        return {"posts": posts, "cursor": cursor}
+
+    async def user_timeline(
+        self, viewer_id: int, user_id: int, before: int | None, limit: int
+    ) -> dict[str, Any]:
+        await self._require_visible(viewer_id, user_id)
+        entries = await self._timeline.read_before(user_id, "posts", before, limit)
+        events = await self._streams.hydrate(viewer_id, entries)
+        return {
+            "posts": [e.body["post"] for e in events if e.type == POST_CREATED],
+            "cursor": entries[-1].seq if len(entries) == limit else None,
+        }
+
+    async def notifications(self, user_id: int, before: int | None, limit: int) -> dict[str, Any]:
+        entries = await self._timeline.read_before(user_id, "notifications", before, limit)
+        return {
+            "notifications": [{"seq": e.seq, **e.body, "created_at": e.created_at} for e in entries],
+            "cursor": entries[-1].seq if len(entries) == limit else None,
+        }
+
+    # ------------------------------------------------------------------ helpers
+
+    async def _require_visible(self, viewer_id: int, user_id: int) -> None:
+        if viewer_id != user_id and await self._social.blocked_between(viewer_id, user_id):
+            raise NotFound("no such user")  # a block hides the other account entirely
+
+    async def _visible_post(self, viewer_id: int, post_id: int) -> Post:
+        post = (await self._social.get_posts([post_id])).get(post_id)
+        if post is None or (
+            post.author_id != viewer_id and await self._social.blocked_between(viewer_id, post.author_id)
+        ):
+            raise NotFound("no such post")
+        return post
+
+    async def _notify(self, user_ids: list[int], body: dict[str, Any]) -> None:
+        """Store a notification for each user, then push it to those online."""
+        for user_id, seq in await self._timeline.append(user_ids, "notifications", NOTIFICATION, body):
+            await self._sessions.push(user_id, "notifications", NOTIFICATION, body, seq)
+
+    async def _notify_mentions(self, author_id: int, text: str, body: dict[str, Any]) -> None:
+        names = list(dict.fromkeys(m.lower() for m in MENTION.findall(text)))[:MAX_MENTIONS]
+        targets = []
+        for name in names:
+            user = await self._users.get_user_by_username(name)
+            if (
+                user is not None
+                and user.id != author_id
+                and not await self._social.blocked_between(author_id, user.id)
+            ):
+                targets.append(user.id)
+        if targets:
+            await self._notify(targets, body)
+
+    async def _record_activity(self, user_id: int, body: dict[str, Any]) -> None:
+        await self._timeline.append([user_id], "activity", body["kind"], body)

@@ -1,0 +1,46 @@
+"""How stored objects look on the wire: one function per object, used by every reply and push."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from stores.social import Comment, Post, Profile
+
+
+def post_json(post: Post) -> dict[str, Any]:
+    return {
+        "id": post.id,
+        "author_id": post.author_id,
+        "text": post.text,
+        "media_ids": list(post.media_ids),
+        "reply_to": post.reply_to,
+        "created_at": post.created_at,
+        "edited_at": post.edited_at,
+        "likes": post.likes,
+        "comments": post.comments,
+    }
+
+
+def comment_json(comment: Comment) -> dict[str, Any]:
+    return {
+        "id": comment.id,
+        "post_id": comment.post_id,
+        "author_id": comment.author_id,
+        "reply_to": comment.reply_to,
+        "text": comment.text,
+        "created_at": comment.created_at,
+    }
+
+
+def profile_json(profile: Profile) -> dict[str, Any]:
+    return {
+        "user_id": profile.user_id,
+        "username": profile.username,
+        "display_name": profile.display_name,
+        "bio": profile.bio,
+        "avatar_media_id": profile.avatar_media_id,
+        "created_at": profile.created_at,
+        "followers": profile.followers,
+        "following": profile.following,
+        "posts": profile.posts,
+    }
