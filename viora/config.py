@@ -29,6 +29,9 @@ class Settings:
     """Connections in the PostgreSQL pool; also the number of threads that may wait on it."""
     db_pool_timeout_s: float = 5.0
     """How long a request waits for a pooled connection before it gets ``unavailable``."""
+    cassandra_hosts: str | None = None
+    """Comma-separated Cassandra contact points for the timelines. ``None`` keeps them in PostgreSQL."""
+    cassandra_keyspace: str = "viora"
 
     # --- security ----------------------------------------------------------------------
     admin_token: str | None = None
@@ -62,8 +65,41 @@ class Settings:
     """A SessionActor with no sockets for this long stops (its user can sign in again at any time)."""
     shutdown_drain_s: float = 5.0
 
+    # --- feeds -------------------------------------------------------------------------
+    feed_actors: int = 4
+    """FeedActors sharing fan-out work; an author's posts always go through the same one."""
+    feed_mailbox: int = 1024
+    fanout_write_limit: int = 10_000
+    """Followers above which a post is not written to every follower's home timeline: it is
+    merged in when they read (and pushed only to followers online now)."""
+
     # --- observability -----------------------------------------------------------------
     loop_lag_probe_s: float = 0.05
+
+    # --- media -------------------------------------------------------------------------
+    media_max_bytes: int = 512 * 1024 * 1024
+    """Largest upload accepted (direct or resumable); checked while the body streams in."""
+    media_max_duration_s: float = 600.0
+    """Longest video accepted: checked on the container header at upload, and again while decoding."""
+    media_max_pixels: int = 64_000_000
+    """Largest image or video frame (width x height) we agree to decode: the decompression-bomb limit,
+    checked on the header before any pixel is decoded."""
+    media_workers: int = field(default_factory=lambda: os.cpu_count() or 1)
+    """MediaActors in the pool, and threads that may decode at once (sized to the cores: the work is CPU-bound)."""
+    media_thumbnail_widths: str = "160,480,1080"
+    """Thumbnail widths, comma separated; never upscaled."""
+    media_x264_preset: str = "veryfast"
+    """libx264 preset for playback copies: veryfast is ~2x medium's speed for a few % more bytes."""
+    media_x264_crf: int = 23
+    media_lease_s: float = 30.0
+    """A claimed job's lease; renewed every third of it while the job runs. A crashed worker's job is
+    claimed again once its lease expires."""
+    media_max_attempts: int = 5
+    """Attempts (transient errors, crashes) before a job ends ``failed``."""
+    media_retry_initial_s: float = 1.0
+    media_retry_max_s: float = 60.0
+    media_poll_s: float = 1.0
+    """How often idle dispatchers look for due retries and expired leases (new uploads wake them at once)."""
 
     extra: Mapping[str, Any] = field(default_factory=dict)
 
@@ -89,6 +125,15 @@ class Settings:
     @property
     def server_url(self) -> str:
         return f"http://{self.host}:{self.port}"
+
+    @property
+    def media_dir(self) -> Path:
+        """Uploads in progress and the local blob stores (originals, public variants)."""
+        return self.data_dir / "media"
+
+    @property
+    def media_thumbnail_width_list(self) -> tuple[int, ...]:
+        return tuple(sorted(int(w) for w in self.media_thumbnail_widths.split(",")))
 
 
 def _parse(type_name: Any, raw: str) -> Any:

@@ -12,6 +12,7 @@ from quart import Response, jsonify, request
 from quart_trio import QuartTrio
 
 from stores.errors import StoreUnavailable
+from viora.media_http import register_media_routes
 from viora.runtime import Runtime
 
 READY_DB_TIMEOUT_S = 2.0
@@ -79,6 +80,7 @@ def build_http_app(runtime: Runtime) -> QuartTrio:
             runtime.probe.reset_peak()
         return jsonify(figures)
 
+    register_media_routes(app, runtime)
     return app
 
 

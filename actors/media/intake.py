@@ -1,0 +1,115 @@
+"""Intake: turns a fully received upload into queued media, or refuses it with a reason.
+
+Checks made here are the cheap ones that need no decoding: the type by the file's first bytes, and
+for video the duration its container declares (a header read in a worker thread). Everything that
+needs decoding — corrupt data, decompression bombs, undecodable codecs — is the job's to find.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import trio
+
+from actors.media.sniff import HEAD_BYTES, sniff
+from actors.media.video import declared_duration
+from stores.blobs import MediaBlobs
+from stores.media import MediaKind, MediaRecord, MediaStore
+from viora.config import Settings
+
+
+class Refused(Exception):
+    """An upload we will not take: an HTTP status, a stable error code, and words for people."""
+
+    def __init__(self, status: int, code: str, message: str, headers: dict[str, str] | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.message = message
+        self.headers = headers or {}
+
+
+class KeyedLocks:
+    """One lock per key, dropped when nobody holds or waits for it (uploads come and go)."""
+
+    def __init__(self) -> None:
+        self._locks: dict[str, tuple[trio.Lock, int]] = {}
+
+    @asynccontextmanager
+    async def hold(self, key: str) -> AsyncIterator[None]:
+        lock, users = self._locks.get(key, (trio.Lock(), 0))
+        self._locks[key] = (lock, users + 1)
+        try:
+            async with lock:
+                yield
+        finally:
+            lock, users = self._locks[key]
+            if users == 1:
+                del self._locks[key]
+            else:
+                self._locks[key] = (lock, users - 1)
+
+
+class Intake:
+    def __init__(
+        self,
+        settings: Settings,
+        store: MediaStore,
+        blobs: MediaBlobs,
+        cpu: trio.CapacityLimiter,
+        wake: Callable[[], None],
+    ) -> None:
+        self.max_bytes = settings.media_max_bytes
+        self._max_duration_s = settings.media_max_duration_s
+        self._staging = settings.media_dir / "staging"
+        self._store = store
+        self._blobs = blobs
+        self._cpu = cpu
+        self._wake = wake
+        self.upload_locks = KeyedLocks()
+        """Held while an upload's bytes are appended or its offset read: one writer, exact offsets."""
+
+    async def staging_path(self, name: str | None = None) -> Path:
+        """Where an upload's bytes are collected (``name``: a resumable upload's id)."""
+        await trio.Path(self._staging).mkdir(parents=True, exist_ok=True)
+        return self._staging / (name or f"direct-{uuid.uuid4().hex}")
+
+    async def accept(self, owner_id: int, staged: Path, *, upload_id: str | None = None) -> MediaRecord:
+        """Check the staged file, move it into the private store, create the media and its job.
+
+        The staged file is consumed either way (stored, or deleted when refused).
+        """
+        try:
+            kind = await self._check(staged)
+            original = await self._blobs.private.put_file(staged)
+        finally:
+            await trio.Path(staged).unlink(missing_ok=True)
+        if upload_id is None:
+            media = await self._store.create_media(owner_id, kind, original)
+        else:
+            media = await self._store.complete_upload(upload_id, kind, original)
+        self._wake()
+        return media
+
+    async def _check(self, staged: Path) -> MediaKind:
+        async with await trio.open_file(staged, "rb") as f:
+            head = await f.read(HEAD_BYTES)
+        kind = sniff(head)
+        if kind is None:
+            raise Refused(
+                415,
+                "unsupported_type",
+                "not an image or video format we accept (JPEG, PNG, WebP, GIF, MP4/MOV, WebM/MKV)",
+            )
+        if kind is MediaKind.VIDEO:
+            duration = await trio.to_thread.run_sync(declared_duration, staged, limiter=self._cpu)
+            if duration is not None and duration > self._max_duration_s:
+                raise Refused(
+                    422,
+                    "too_long",
+                    f"the video lasts {duration:.1f} s; the limit is {self._max_duration_s:g} s",
+                )
+        return kind

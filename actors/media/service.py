@@ -1,0 +1,60 @@
+"""The media subtree and what the rest of the server uses of it.
+
+::
+
+    media                 one_for_one
+      worker:0..N-1       MediaActors (mailbox of 1: the dispatcher only feeds idle ones)
+      dispatcher          claims durable jobs, feeds the workers, pushes progress
+
+The dispatcher starts last, so every worker it feeds is running; it stops first, so no job is
+handed to a worker that is shutting down.
+"""
+
+from __future__ import annotations
+
+import trio
+
+from actors.actor import actor_spec
+from actors.media.actor import MediaActor
+from actors.media.dispatcher import Dispatcher, Push
+from actors.media.intake import Intake
+from actors.media.results import MediaLimits
+from stores.blobs import MediaBlobs
+from stores.media import MediaStore
+from supervisor import ChildSpec, Strategy, Supervisor
+from viora.config import Settings
+
+FILES_URL_PREFIX = "/media/files"
+
+RESTART_INTENSITY = (10, 60.0)
+"""A worker may crash this often (restarts, seconds) before the subtree gives up and escalates."""
+
+
+class MediaService:
+    def __init__(self, settings: Settings, store: MediaStore, push: Push) -> None:
+        self.store = store
+        self.blobs = MediaBlobs.local(settings.media_dir, FILES_URL_PREFIX)
+        # One limiter for all decoding: jobs and upload probes share the cores, and the event loop
+        # keeps its share because no more threads decode than there are workers.
+        cpu = trio.CapacityLimiter(settings.media_workers)
+        limits = MediaLimits.from_settings(settings)
+        scratch = settings.media_dir / "scratch"
+        specs: list[ChildSpec] = []
+        refs = []
+        for i in range(settings.media_workers):
+            spec, ref = actor_spec(
+                f"worker:{i}", lambda: MediaActor(self.blobs, limits, cpu, scratch), capacity=1
+            )
+            specs.append(spec)
+            refs.append(ref)
+        self.dispatcher = Dispatcher(store, refs, settings, push)
+        specs.append(ChildSpec("dispatcher", self.dispatcher.run, shutdown_s=settings.shutdown_drain_s))
+        intensity, period_s = RESTART_INTENSITY
+        self.supervisor = Supervisor(
+            "media", specs, strategy=Strategy.ONE_FOR_ONE, intensity=intensity, period_s=period_s
+        )
+        self.intake = Intake(settings, store, self.blobs, cpu, self.dispatcher.wake)
+        self._drain_s = settings.shutdown_drain_s
+
+    def child_spec(self) -> ChildSpec:
+        return self.supervisor.child_spec(shutdown_s=self._drain_s)

@@ -1,0 +1,116 @@
+"""The media store: media records, their durable processing jobs, and resumable uploads.
+
+Jobs are rows, not messages, so none is lost when a process dies: a worker *claims* a due job (it
+gets a lease with an expiry and a fresh token), renews the lease while it works, and finishes the
+job only while it still holds that token. A job whose worker died is claimed again once its lease
+expires; a worker that lost its lease (it stalled, another worker took over) cannot finish it any
+more. So a job is never run to completion twice and never dropped.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from stores.blobs import Blob
+
+
+class MediaKind(enum.StrEnum):
+    IMAGE = "image"
+    VIDEO = "video"
+
+
+class MediaState(enum.StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    READY = "ready"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True, slots=True)
+class MediaRecord:
+    id: int
+    owner_id: int
+    kind: MediaKind
+    state: MediaState
+    progress: float
+    reason: str | None
+    variants: dict[str, Any] | None
+    original_key: str
+    original_bytes: int
+
+
+@dataclass(frozen=True, slots=True)
+class Upload:
+    """A resumable upload: its declared length; the bytes received so far live in a staging file."""
+
+    id: str
+    owner_id: int
+    length: int
+    media_id: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class ClaimedJob:
+    id: int
+    media_id: int
+    owner_id: int
+    kind: MediaKind
+    original_key: str
+    attempts: int
+    """Claims so far, this one included."""
+    lease_token: str
+    last_error: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class JobStatus:
+    state: MediaState
+    attempts: int
+    completions: int
+    last_error: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class SampledFrame:
+    """A video frame kept for the embedder (stored in the private blob store)."""
+
+    t_s: float
+    key: str
+    width: int
+    height: int
+
+
+class MediaStore(Protocol):
+    async def create_media(self, owner_id: int, kind: MediaKind, original: Blob) -> MediaRecord:
+        """A queued media record and its job, in one transaction."""
+
+    async def get_media(self, media_id: int) -> MediaRecord | None: ...
+
+    async def create_upload(self, owner_id: int, length: int) -> Upload: ...
+
+    async def get_upload(self, upload_id: str) -> Upload | None: ...
+
+    async def complete_upload(self, upload_id: str, kind: MediaKind, original: Blob) -> MediaRecord:
+        """Create the upload's media and job once; later calls return the same media."""
+
+    async def claim_job(self, lease_s: float) -> ClaimedJob | None:
+        """Lease the oldest due job (queued and due, or running with an expired lease), if any."""
+
+    async def renew_lease(self, job: ClaimedJob, lease_s: float) -> bool:
+        """Extend the lease; False if this claim no longer holds it."""
+
+    async def report_progress(self, job: ClaimedJob, progress: float) -> None: ...
+
+    async def finish_ready(
+        self, job: ClaimedJob, variants: dict[str, Any], frames: list[SampledFrame]
+    ) -> bool:
+        """Mark the job and media ready; False (and no change) if this claim lost its lease."""
+
+    async def finish_failed(self, job: ClaimedJob, reason: str) -> bool: ...
+
+    async def retry_later(self, job: ClaimedJob, error: str, delay_s: float) -> bool:
+        """Put the job back in the queue, due after ``delay_s``."""
+
+    async def job_status(self, media_id: int) -> JobStatus | None: ...

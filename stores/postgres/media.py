@@ -1,0 +1,255 @@
+"""PostgreSQL implementation of :class:`stores.media.MediaStore`.
+
+Claiming uses ``FOR UPDATE SKIP LOCKED``: concurrent dispatchers (in this process or in others) each
+take a different due job without waiting on each other's row locks. Every state change after the
+claim is *fenced* by ``lease_token``, so only the current lease holder can move the job on.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+import psycopg
+from psycopg.rows import dict_row
+from psycopg.types.json import Jsonb
+
+from stores.blobs import Blob
+from stores.media import ClaimedJob, JobStatus, MediaKind, MediaRecord, MediaState, SampledFrame, Upload
+from stores.postgres.database import Database
+
+_MEDIA_COLUMNS = "id, owner_id, kind, state, progress, reason, variants, original_key, original_bytes"
+
+_CLAIM = """
+WITH due AS (
+    SELECT id FROM media_jobs
+    WHERE (state = 'queued' AND run_after <= now())
+       OR (state = 'running' AND lease_expires_at <= now())
+    ORDER BY run_after, id
+    LIMIT 1
+    FOR UPDATE SKIP LOCKED
+)
+UPDATE media_jobs j
+SET state = 'running', attempts = j.attempts + 1, lease_token = %(token)s,
+    lease_expires_at = now() + make_interval(secs => %(lease)s), updated_at = now()
+FROM due, media m
+WHERE j.id = due.id AND m.id = j.media_id
+RETURNING j.id, j.media_id, m.owner_id, m.kind, m.original_key, j.attempts, j.last_error
+"""
+
+_FENCE = "WHERE id = %(job)s AND lease_token = %(token)s AND state = 'running'"
+
+
+def _media(row: dict[str, Any]) -> MediaRecord:
+    return MediaRecord(
+        id=row["id"],
+        owner_id=row["owner_id"],
+        kind=MediaKind(row["kind"]),
+        state=MediaState(row["state"]),
+        progress=float(row["progress"]),
+        reason=row["reason"],
+        variants=row["variants"],
+        original_key=row["original_key"],
+        original_bytes=row["original_bytes"],
+    )
+
+
+def _valid_uuid(value: str) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(value)
+    except ValueError:
+        return None
+
+
+def _insert_media(conn: psycopg.Connection, owner_id: int, kind: MediaKind, original: Blob) -> MediaRecord:
+    with conn.cursor(row_factory=dict_row) as cur:
+        row = cur.execute(
+            f"INSERT INTO media (owner_id, kind, original_key, original_bytes) "
+            f"VALUES (%s, %s, %s, %s) RETURNING {_MEDIA_COLUMNS}",
+            (owner_id, str(kind), original.key, original.size),
+        ).fetchone()
+        assert row is not None
+        cur.execute("INSERT INTO media_jobs (media_id) VALUES (%s)", (row["id"],))
+    return _media(row)
+
+
+class PostgresMediaStore:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def create_media(self, owner_id: int, kind: MediaKind, original: Blob) -> MediaRecord:
+        return await self._db.run(lambda conn: _insert_media(conn, owner_id, kind, original))
+
+    async def get_media(self, media_id: int) -> MediaRecord | None:
+        def read(conn: psycopg.Connection) -> MediaRecord | None:
+            with conn.cursor(row_factory=dict_row) as cur:
+                row = cur.execute(f"SELECT {_MEDIA_COLUMNS} FROM media WHERE id = %s", (media_id,)).fetchone()
+            return None if row is None else _media(row)
+
+        return await self._db.run(read, idempotent=True)
+
+    async def create_upload(self, owner_id: int, length: int) -> Upload:
+        upload = Upload(str(uuid.uuid4()), owner_id, length, None)
+        await self._db.run(
+            lambda conn: conn.execute(
+                "INSERT INTO media_uploads (id, owner_id, length) VALUES (%s, %s, %s)",
+                (upload.id, owner_id, length),
+            )
+        )
+        return upload
+
+    async def get_upload(self, upload_id: str) -> Upload | None:
+        key = _valid_uuid(upload_id)
+        if key is None:
+            return None
+        row = await self._db.run(
+            lambda conn: conn.execute(
+                "SELECT owner_id, length, media_id FROM media_uploads WHERE id = %s", (key,)
+            ).fetchone(),
+            idempotent=True,
+        )
+        if row is None:
+            return None
+        owner_id, length, media_id = row
+        return Upload(str(key), owner_id, length, media_id)
+
+    async def complete_upload(self, upload_id: str, kind: MediaKind, original: Blob) -> MediaRecord:
+        def complete(conn: psycopg.Connection) -> MediaRecord:
+            row = conn.execute(
+                "SELECT owner_id, media_id FROM media_uploads WHERE id = %s FOR UPDATE", (upload_id,)
+            ).fetchone()
+            if row is None:
+                raise LookupError(upload_id)
+            owner_id, media_id = row
+            if media_id is not None:
+                with conn.cursor(row_factory=dict_row) as cur:
+                    existing = cur.execute(
+                        f"SELECT {_MEDIA_COLUMNS} FROM media WHERE id = %s", (media_id,)
+                    ).fetchone()
+                assert existing is not None
+                return _media(existing)
+            media = _insert_media(conn, owner_id, kind, original)
+            conn.execute("UPDATE media_uploads SET media_id = %s WHERE id = %s", (media.id, upload_id))
+            return media
+
+        return await self._db.run(complete)
+
+    async def claim_job(self, lease_s: float) -> ClaimedJob | None:
+        token = str(uuid.uuid4())
+
+        def claim(conn: psycopg.Connection) -> ClaimedJob | None:
+            with conn.cursor(row_factory=dict_row) as cur:
+                row = cur.execute(_CLAIM, {"token": token, "lease": lease_s}).fetchone()
+            if row is None:
+                return None
+            conn.execute(
+                "UPDATE media SET state = 'running', progress = 0, updated_at = now() WHERE id = %s",
+                (row["media_id"],),
+            )
+            return ClaimedJob(
+                id=row["id"],
+                media_id=row["media_id"],
+                owner_id=row["owner_id"],
+                kind=MediaKind(row["kind"]),
+                original_key=row["original_key"],
+                attempts=row["attempts"],
+                lease_token=token,
+                last_error=row["last_error"],
+            )
+
+        # Not idempotent: a claim that committed but whose reply was lost must not be taken twice
+        # by this worker; its lease simply expires and the job is claimed again.
+        return await self._db.run(claim)
+
+    async def renew_lease(self, job: ClaimedJob, lease_s: float) -> bool:
+        return await self._fenced(
+            job,
+            "UPDATE media_jobs SET lease_expires_at = now() + make_interval(secs => %(lease)s) " + _FENCE,
+            {"lease": lease_s},
+        )
+
+    async def report_progress(self, job: ClaimedJob, progress: float) -> None:
+        await self._db.run(
+            lambda conn: conn.execute(
+                "UPDATE media SET progress = %s, updated_at = now() WHERE id = %s AND state = 'running'",
+                (progress, job.media_id),
+            ),
+            idempotent=True,
+        )
+
+    async def finish_ready(
+        self, job: ClaimedJob, variants: dict[str, Any], frames: list[SampledFrame]
+    ) -> bool:
+        def finish(conn: psycopg.Connection) -> bool:
+            if not _end_job(conn, job, MediaState.READY, None):
+                return False
+            conn.execute(
+                "UPDATE media SET state = 'ready', progress = 1, reason = NULL, variants = %s, "
+                "updated_at = now() WHERE id = %s",
+                (Jsonb(variants), job.media_id),
+            )
+            with conn.cursor() as cur:
+                cur.executemany(
+                    "INSERT INTO media_frames (media_id, t_s, key, width, height) VALUES (%s, %s, %s, %s, %s) "
+                    "ON CONFLICT DO NOTHING",
+                    [(job.media_id, f.t_s, f.key, f.width, f.height) for f in frames],
+                )
+            return True
+
+        return await self._db.run(finish)
+
+    async def finish_failed(self, job: ClaimedJob, reason: str) -> bool:
+        def finish(conn: psycopg.Connection) -> bool:
+            if not _end_job(conn, job, MediaState.FAILED, reason):
+                return False
+            conn.execute(
+                "UPDATE media SET state = 'failed', reason = %s, updated_at = now() WHERE id = %s",
+                (reason, job.media_id),
+            )
+            return True
+
+        return await self._db.run(finish)
+
+    async def retry_later(self, job: ClaimedJob, error: str, delay_s: float) -> bool:
+        def requeue(conn: psycopg.Connection) -> bool:
+            moved = conn.execute(
+                "UPDATE media_jobs SET state = 'queued', lease_token = NULL, lease_expires_at = NULL, "
+                "run_after = now() + make_interval(secs => %(delay)s), last_error = %(error)s, "
+                "updated_at = now() " + _FENCE,
+                {"job": job.id, "token": job.lease_token, "delay": delay_s, "error": error},
+            ).rowcount
+            if moved:
+                conn.execute(
+                    "UPDATE media SET state = 'queued', progress = 0, updated_at = now() WHERE id = %s",
+                    (job.media_id,),
+                )
+            return moved == 1
+
+        return await self._db.run(requeue)
+
+    async def job_status(self, media_id: int) -> JobStatus | None:
+        row = await self._db.run(
+            lambda conn: conn.execute(
+                "SELECT state, attempts, completions, last_error FROM media_jobs WHERE media_id = %s",
+                (media_id,),
+            ).fetchone(),
+            idempotent=True,
+        )
+        return None if row is None else JobStatus(MediaState(row[0]), row[1], row[2], row[3])
+
+    async def _fenced(self, job: ClaimedJob, sql: str, params: dict[str, Any]) -> bool:
+        args = {"job": job.id, "token": job.lease_token, **params}
+        return await self._db.run(lambda conn: conn.execute(sql, args).rowcount == 1)
+
+
+def _end_job(conn: psycopg.Connection, job: ClaimedJob, state: MediaState, error: str | None) -> bool:
+    """Move a job this claim still holds to its final state, counting the completion."""
+    return (
+        conn.execute(
+            "UPDATE media_jobs SET state = %(state)s, completions = completions + 1, lease_token = NULL, "
+            "lease_expires_at = NULL, last_error = coalesce(%(error)s, last_error), updated_at = now() "
+            + _FENCE,
+            {"job": job.id, "token": job.lease_token, "state": str(state), "error": error},
+        ).rowcount
+        == 1
+    )
