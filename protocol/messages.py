@@ -303,4 +303,5 @@ register(
     )
 )
 
+import protocol.media_messages  # noqa: E402  (registers the media catalogue)
 import protocol.social_messages  # noqa: E402, F401  (registers the social catalogue)

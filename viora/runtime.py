@@ -31,6 +31,7 @@ from stores.open import Stores, open_stores
 from stores.postgres.media import PostgresMediaStore
 from supervisor import ChildContext, ChildSpec, Supervisor
 from viora.accounts import Accounts
+from viora.bus import InProcessBus, user_pusher
 from viora.config import Settings
 from viora.probe import LoopLagProbe
 from viora.social import SocialService
@@ -81,11 +82,13 @@ async def open_runtime(settings: Settings, http: HttpServer | None = None) -> As
         directory = SessionDirectory(
             sessions, mailbox=settings.session_mailbox, idle_s=settings.session_idle_s, streams=streams
         )
+        bus = InProcessBus(directory)
         feed = FeedRouter(
             settings.feed_actors,
             social=stores.social,
             timeline=stores.timeline,
             sessions=directory,
+            bus=bus,
             write_limit=settings.fanout_write_limit,
             mailbox=settings.feed_mailbox,
         )
@@ -99,12 +102,12 @@ async def open_runtime(settings: Settings, http: HttpServer | None = None) -> As
                 social=stores.social,
                 timeline=stores.timeline,
                 streams=streams,
-                sessions=directory,
+                bus=bus,
                 feed=feed,
                 fanout_write_limit=settings.fanout_write_limit,
             ),
         )
-        media = MediaService(settings, PostgresMediaStore(stores.db), directory.push)
+        media = MediaService(settings, PostgresMediaStore(stores.db), user_pusher(bus))
         probe = LoopLagProbe(settings.loop_lag_probe_s)
         children = [
             ChildSpec("loop-probe", probe.run),

@@ -13,11 +13,11 @@ import re
 from typing import Any
 
 from actors.feed.actor import FeedRouter
-from actors.session.directory import SessionDirectory
 from stores.errors import NotFound
 from stores.social import Post, SocialStore
 from stores.timeline import TimelineStore
 from stores.users import UserStore
+from viora.bus import Delivery, EventBus
 from viora.streams import POST_CREATED, TimelineStreams
 from viora.wire import comment_json, post_json, profile_json
 
@@ -34,7 +34,7 @@ class SocialService:
         social: SocialStore,
         timeline: TimelineStore,
         streams: TimelineStreams,
-        sessions: SessionDirectory,
+        bus: EventBus,
         feed: FeedRouter,
         fanout_write_limit: int,
     ) -> None:
@@ -42,7 +42,7 @@ class SocialService:
         self._social = social
         self._timeline = timeline
         self._streams = streams
-        self._sessions = sessions
+        self._bus = bus
         self._feed = feed
         self._fanout_write_limit = fanout_write_limit
 
@@ -213,8 +213,8 @@ class SocialService:
 
     async def _notify(self, user_ids: list[int], body: dict[str, Any]) -> None:
         """Store a notification for each user, then push it to those online."""
-        for user_id, seq in await self._timeline.append(user_ids, "notifications", NOTIFICATION, body):
-            await self._sessions.push(user_id, "notifications", NOTIFICATION, body, seq)
+        appended = await self._timeline.append(user_ids, "notifications", NOTIFICATION, body)
+        await self._bus.publish(Delivery("notifications", NOTIFICATION, body, tuple(appended)))
 
     async def _notify_mentions(self, author_id: int, text: str, body: dict[str, Any]) -> None:
         names = list(dict.fromkeys(m.lower() for m in MENTION.findall(text)))[:MAX_MENTIONS]

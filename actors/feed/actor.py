@@ -1,7 +1,8 @@
 """FeedActors: fan a new post out to its author's followers, durably then live.
 
 Fan-out on write: the post's id is appended to every follower's ``home`` stream in batched
-statements, then pushed — with the sequence number the store gave it — to followers who are online.
+statements, then published on the event bus — with the sequence number the store gave each
+follower — for every server process to push to the followers online there.
 Accounts with more than ``fanout_write_limit`` followers are the exception (as on large platforms):
 writing their posts into every follower's timeline costs too much, so readers merge them in at read
 time, and only followers online right now get the post written and pushed.
@@ -20,6 +21,7 @@ from actors.session.directory import SessionDirectory
 from stores.social import Post, SocialStore
 from stores.timeline import TimelineStore
 from supervisor import ChildSpec
+from viora.bus import Delivery, EventBus
 from viora.streams import POST_CREATED
 from viora.wire import post_json
 
@@ -31,11 +33,17 @@ class FanOut:
 
 class FeedActor(Actor):
     def __init__(
-        self, social: SocialStore, timeline: TimelineStore, sessions: SessionDirectory, write_limit: int
+        self,
+        social: SocialStore,
+        timeline: TimelineStore,
+        sessions: SessionDirectory,
+        bus: EventBus,
+        write_limit: int,
     ) -> None:
         self._social = social
         self._timeline = timeline
         self._sessions = sessions
+        self._bus = bus
         self._write_limit = write_limit
         self.posts = 0
         self.deliveries = 0
@@ -49,14 +57,12 @@ class FeedActor(Actor):
             followers = [uid for uid in followers if self._sessions.is_online(uid)]
         targets = [post.author_id, *followers]
         appended = await self._timeline.append(targets, "home", POST_CREATED, {"post_id": post.id})
-        body = {"post": post_json(post)}
-        for user_id, seq in appended:
-            if await self._sessions.push(user_id, "home", POST_CREATED, body, seq):
-                self.deliveries += 1
+        await self._bus.publish(Delivery("home", POST_CREATED, {"post": post_json(post)}, tuple(appended)))
         self.posts += 1
+        self.deliveries += len(appended)
 
     def inspect(self) -> dict[str, Any]:
-        return {"posts_fanned_out": self.posts, "live_deliveries": self.deliveries}
+        return {"posts_fanned_out": self.posts, "timeline_writes": self.deliveries}
 
 
 class FeedRouter:
@@ -69,6 +75,7 @@ class FeedRouter:
         social: SocialStore,
         timeline: TimelineStore,
         sessions: SessionDirectory,
+        bus: EventBus,
         write_limit: int,
         mailbox: int,
     ) -> None:
@@ -77,7 +84,7 @@ class FeedRouter:
         for n in range(count):
             spec, ref = actor_spec(
                 f"feed-{n}",
-                lambda: FeedActor(social, timeline, sessions, write_limit),
+                lambda: FeedActor(social, timeline, sessions, bus, write_limit),
                 capacity=mailbox,
             )
             self.specs.append(spec)

@@ -15,6 +15,7 @@ import trio
 from actors.actor import ActorRef, ActorStopped, actor_spec
 from actors.session.actor import Push, SessionActor, Socket, SocketsChanged, StreamReader, UserSession
 from supervisor import RestartType, Supervisor
+from viora.bus import Delivery
 
 RESTART_WAIT_S = 5.0
 
@@ -100,6 +101,14 @@ class SessionDirectory:
             return False
         ref = await self.actor_for(user_id)
         return ref.try_tell(Push(stream, type_, body, seq))
+
+    async def deliver(self, delivery: Delivery) -> int:
+        """Push a bus delivery to those of its targets online on this process."""
+        delivered = 0
+        for user_id, seq in delivery.targets:
+            if await self.push(user_id, delivery.stream, delivery.type, delivery.body, seq):
+                delivered += 1
+        return delivered
 
     def is_online(self, user_id: int) -> bool:
         session = self._sessions.get(user_id)
