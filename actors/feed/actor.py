@@ -51,7 +51,9 @@ class FeedActor(Actor):
     async def handle(self, message: Any) -> None:
         if not isinstance(message, FanOut):
             raise TypeError(f"FeedActor cannot handle {type(message).__name__}")
-        post = message.post
+        post = (await self._social.get_posts([message.post.id])).get(message.post.id)
+        if post is None:
+            return  # deleted before its fan-out ran: followers' timelines never see it
         followers = await self._social.follower_ids(post.author_id)
         if len(followers) > self._write_limit:
             followers = [uid for uid in followers if self._sessions.is_online(uid)]
