@@ -304,4 +304,5 @@ register(
 )
 
 import protocol.media_messages  # noqa: E402  (registers the media catalogue)
+import protocol.messaging_messages  # noqa: E402  (registers the messaging catalogue)
 import protocol.social_messages  # noqa: E402, F401  (registers the social catalogue)

@@ -148,9 +148,9 @@ _client(
 )
 _client(
     "stream.resume",
-    "Subscribe this socket to a durable stream (`home`, `notifications`), replaying what it missed.",
+    "Subscribe this socket to a durable stream (`home`, `notifications`, `dm`), replaying what it missed.",
     body=(
-        Field("stream", "str", "`home` or `notifications`.", max_len=32),
+        Field("stream", "str", "`home`, `notifications` or `dm`.", max_len=32),
         Field(
             "after", "int", "Last sequence number you saw; absent = only new events from now.", required=False
         ),

@@ -37,3 +37,7 @@ class Forbidden(StoreError):
 
 class Blocked(StoreError):
     """The action crosses a block between the two users."""
+
+
+class Invalid(StoreError, ValueError):
+    """The request breaks a data rule (a length, a malformed cursor): the caller's mistake."""

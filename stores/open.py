@@ -7,8 +7,10 @@ from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 
 from stores.cassandra import open_cassandra_timeline
+from stores.messaging import MessageStore
 from stores.postgres.database import Database, open_database
 from stores.postgres.embedded import embedded_postgres
+from stores.postgres.messaging import PostgresMessageStore
 from stores.postgres.social import PostgresSocialStore
 from stores.postgres.timeline import PostgresTimelineStore
 from stores.postgres.users import PostgresUserStore
@@ -23,6 +25,7 @@ class Stores:
     db: Database
     users: UserStore
     social: SocialStore
+    messages: MessageStore
     timeline: TimelineStore
     """In Cassandra when ``settings.cassandra_hosts`` is set, else in PostgreSQL."""
     dsn: str
@@ -57,6 +60,7 @@ async def open_stores(settings: Settings) -> AsyncIterator[Stores]:
             db=db,
             users=PostgresUserStore(db),
             social=PostgresSocialStore(db),
+            messages=PostgresMessageStore(db),
             timeline=timeline,
             dsn=dsn,
             embedded=embedded,

@@ -16,7 +16,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+import pytest
 from pgtools import scratch_database
+
+from viora.client import Client, ServerError
 
 ADMIN_TOKEN = "test-admin-token"
 PASSWORD = "correct horse battery"
@@ -83,3 +86,26 @@ def run_server_process(admin_dsn: str, **env_overrides: str) -> Iterator[ServerP
             if process.poll() is None:
                 process.terminate()
                 process.wait(timeout=15)
+
+
+# --------------------------------------------------------------------------- protocol helpers
+
+
+async def expect_error(code: str, awaitable: Any) -> None:
+    with pytest.raises(ServerError) as caught:
+        await awaitable
+    assert caught.value.code == code, caught.value
+
+
+async def subscribe(client: Client, stream: str = "home", after: int | None = 0) -> dict[str, Any]:
+    body: dict[str, Any] = {"stream": stream}
+    if after is not None:
+        body["after"] = after
+    return await client.request("stream.resume", body)
+
+
+async def next_push(client: Client, stream: str = "home") -> Any:
+    event = await client.next_event()
+    while event.kind != "push" or event.stream != stream:
+        event = await client.next_event()
+    return event

@@ -4,30 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-import pytest
+from live import expect_error, next_push, subscribe
 
-from viora.client import Client, ServerError
 from viora.runtime import Runtime
-
-
-async def expect_error(code: str, awaitable: Any) -> None:
-    with pytest.raises(ServerError) as caught:
-        await awaitable
-    assert caught.value.code == code, caught.value
-
-
-async def subscribe(client: Client, stream: str = "home", after: int | None = 0) -> dict[str, Any]:
-    body: dict[str, Any] = {"stream": stream}
-    if after is not None:
-        body["after"] = after
-    return await client.request("stream.resume", body)
-
-
-async def next_push(client: Client, stream: str = "home") -> Any:
-    event = await client.next_event()
-    while event.kind != "push" or event.stream != stream:
-        event = await client.next_event()
-    return event
 
 
 async def test_a_post_reaches_online_followers_live_and_offline_followers_timelines(

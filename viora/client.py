@@ -66,6 +66,10 @@ class Client:
             raise ServerError(frame.body["code"], frame.body["message"], frame)
         return frame.body
 
+    async def send(self, type_: str, body: dict[str, Any] | None = None) -> None:
+        """Send a message that gets no reply (``pong``, ``typing``)."""
+        await self.ws.send_message(encode_request(type_, body))
+
     async def send_raw(self, data: bytes | str) -> None:
         await self.ws.send_message(data)
 
@@ -86,7 +90,7 @@ class Client:
                 if waiter is not None:
                     waiter.send_nowait(frame)
                 elif frame.kind == "ping" and self.auto_pong:
-                    await self.ws.send_message(encode_request("pong"))
+                    await self.send("pong")
                 else:
                     await self._events_send.send(frame)
         except ConnectionClosed as closed:

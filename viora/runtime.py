@@ -33,6 +33,7 @@ from supervisor import ChildContext, ChildSpec, Supervisor
 from viora.accounts import Accounts
 from viora.bus import InProcessBus, user_pusher
 from viora.config import Settings
+from viora.messaging import MessagingService
 from viora.probe import LoopLagProbe
 from viora.social import SocialService
 from viora.streams import TimelineStreams
@@ -106,6 +107,7 @@ async def open_runtime(settings: Settings, http: HttpServer | None = None) -> As
                 feed=feed,
                 fanout_write_limit=settings.fanout_write_limit,
             ),
+            messaging=MessagingService(stores.messages, stores.social, stores.timeline, bus),
         )
         media = MediaService(settings, PostgresMediaStore(stores.db), user_pusher(bus))
         probe = LoopLagProbe(settings.loop_lag_probe_s)

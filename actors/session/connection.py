@@ -23,13 +23,14 @@ from protocol.codec import Request, decode_request, encode_ping, encode_reply, e
 from protocol.errors import CloseCode, CloseConnection, ErrorCode, ProtocolError
 from protocol.guard import InboundGuard
 from protocol.messages import client_message, validate_body
-from stores.errors import Blocked, Forbidden, NotFound, StoreUnavailable
+from stores.errors import Blocked, Forbidden, Invalid, NotFound, StoreUnavailable
 from supervisor import ChildContext
 from viora.config import Settings
 
 if TYPE_CHECKING:
     from actors.session.directory import SessionDirectory
     from viora.accounts import Accounts, SignedIn
+    from viora.messaging import MessagingService
     from viora.social import SocialService
 
 log = logging.getLogger("viora.connection")
@@ -58,6 +59,7 @@ class Services:
     sessions: SessionDirectory
     sockets: SocketRegistry
     social: SocialService
+    messaging: MessagingService
 
 
 class Connection:
@@ -190,6 +192,8 @@ class Connection:
             ) from None
         except NotFound as missing:
             raise ProtocolError(ErrorCode.NOT_FOUND, str(missing) or "not found", ref=request.id) from None
+        except Invalid as invalid:
+            raise ProtocolError(ErrorCode.BAD_REQUEST, str(invalid), ref=request.id) from None
         except (Forbidden, Blocked) as refused:
             raise ProtocolError(ErrorCode.FORBIDDEN, str(refused) or "not allowed", ref=request.id) from None
         except Exception:

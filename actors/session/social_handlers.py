@@ -13,16 +13,16 @@ from protocol.errors import ErrorCode, ProtocolError
 if TYPE_CHECKING:
     from actors.session.connection import Connection
 
-DURABLE_STREAMS = frozenset({"home", "notifications"})
+DURABLE_STREAMS = frozenset({"home", "notifications", "dm"})
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 100
 
 
-def _limit(body: dict[str, Any]) -> int:
+def page_limit(body: dict[str, Any]) -> int:
     return max(1, min(MAX_LIMIT, body.get("limit", DEFAULT_LIMIT)))
 
 
-def _me(conn: Connection) -> int:
+def signed_in_user(conn: Connection) -> int:
     assert conn.user_id is not None  # the dispatcher only routes signed-in sockets here
     return conn.user_id
 
@@ -31,41 +31,41 @@ async def profile_get(conn: Connection, _t: str, body: dict[str, Any]) -> dict[s
     if ("user_id" in body) == ("username" in body):
         raise ProtocolError(ErrorCode.BAD_REQUEST, "give exactly one of user_id and username")
     return await conn.services.social.profile(
-        _me(conn), user_id=body.get("user_id"), username=body.get("username")
+        signed_in_user(conn), user_id=body.get("user_id"), username=body.get("username")
     )
 
 
 async def profile_update(conn: Connection, _t: str, body: dict[str, Any]) -> dict[str, Any]:
-    return {"profile": await conn.services.social.update_profile(_me(conn), body)}
+    return {"profile": await conn.services.social.update_profile(signed_in_user(conn), body)}
 
 
 async def follow(conn: Connection, _t: str, body: dict[str, Any]) -> dict[str, Any]:
     if body["user_id"] == conn.user_id:
         raise ProtocolError(ErrorCode.BAD_REQUEST, "you cannot follow yourself")
-    return {"changed": await conn.services.social.follow(_me(conn), body["user_id"])}
+    return {"changed": await conn.services.social.follow(signed_in_user(conn), body["user_id"])}
 
 
 async def unfollow(conn: Connection, _t: str, body: dict[str, Any]) -> dict[str, Any]:
-    return {"changed": await conn.services.social.unfollow(_me(conn), body["user_id"])}
+    return {"changed": await conn.services.social.unfollow(signed_in_user(conn), body["user_id"])}
 
 
 async def block(conn: Connection, _t: str, body: dict[str, Any]) -> dict[str, Any]:
     if body["user_id"] == conn.user_id:
         raise ProtocolError(ErrorCode.BAD_REQUEST, "you cannot block yourself")
-    return {"changed": await conn.services.social.block(_me(conn), body["user_id"])}
+    return {"changed": await conn.services.social.block(signed_in_user(conn), body["user_id"])}
 
 
 async def unblock(conn: Connection, _t: str, body: dict[str, Any]) -> dict[str, Any]:
-    return {"changed": await conn.services.social.unblock(_me(conn), body["user_id"])}
+    return {"changed": await conn.services.social.unblock(signed_in_user(conn), body["user_id"])}
 
 
 async def relations(conn: Connection, type_: str, body: dict[str, Any]) -> dict[str, Any]:
     return await conn.services.social.relations(
-        _me(conn),
+        signed_in_user(conn),
         body["user_id"],
         followers=type_ == "followers.list",
         cursor=body.get("cursor"),
-        limit=_limit(body),
+        limit=page_limit(body),
     )
 
 
@@ -76,55 +76,59 @@ async def post_create(conn: Connection, _t: str, body: dict[str, Any]) -> dict[s
     if not body["text"].strip() and not media_ids:
         raise ProtocolError(ErrorCode.BAD_REQUEST, "a post needs text or media")
     post = await conn.services.social.create_post(
-        _me(conn), body["text"], tuple(media_ids), body.get("reply_to")
+        signed_in_user(conn), body["text"], tuple(media_ids), body.get("reply_to")
     )
     return {"post": post}
 
 
 async def post_get(conn: Connection, _t: str, body: dict[str, Any]) -> dict[str, Any]:
-    return {"post": await conn.services.social.get_post(_me(conn), body["post_id"])}
+    return {"post": await conn.services.social.get_post(signed_in_user(conn), body["post_id"])}
 
 
 async def post_edit(conn: Connection, _t: str, body: dict[str, Any]) -> dict[str, Any]:
-    return {"post": await conn.services.social.edit_post(_me(conn), body["post_id"], body["text"])}
+    return {"post": await conn.services.social.edit_post(signed_in_user(conn), body["post_id"], body["text"])}
 
 
 async def post_delete(conn: Connection, _t: str, body: dict[str, Any]) -> dict[str, Any]:
-    await conn.services.social.delete_post(_me(conn), body["post_id"])
+    await conn.services.social.delete_post(signed_in_user(conn), body["post_id"])
     return {}
 
 
 async def post_like(conn: Connection, _t: str, body: dict[str, Any]) -> dict[str, Any]:
-    return {"changed": await conn.services.social.like(_me(conn), body["post_id"])}
+    return {"changed": await conn.services.social.like(signed_in_user(conn), body["post_id"])}
 
 
 async def post_unlike(conn: Connection, _t: str, body: dict[str, Any]) -> dict[str, Any]:
-    return {"changed": await conn.services.social.unlike(_me(conn), body["post_id"])}
+    return {"changed": await conn.services.social.unlike(signed_in_user(conn), body["post_id"])}
 
 
 async def comment_create(conn: Connection, _t: str, body: dict[str, Any]) -> dict[str, Any]:
     comment = await conn.services.social.comment(
-        _me(conn), body["post_id"], body["text"], body.get("reply_to")
+        signed_in_user(conn), body["post_id"], body["text"], body.get("reply_to")
     )
     return {"comment": comment}
 
 
 async def comment_list(conn: Connection, _t: str, body: dict[str, Any]) -> dict[str, Any]:
-    return await conn.services.social.comments(_me(conn), body["post_id"], body.get("after"), _limit(body))
+    return await conn.services.social.comments(
+        signed_in_user(conn), body["post_id"], body.get("after"), page_limit(body)
+    )
 
 
 async def timeline_home(conn: Connection, _t: str, body: dict[str, Any]) -> dict[str, Any]:
-    return await conn.services.social.home(_me(conn), body.get("before"), _limit(body))
+    return await conn.services.social.home(signed_in_user(conn), body.get("before"), page_limit(body))
 
 
 async def timeline_user(conn: Connection, _t: str, body: dict[str, Any]) -> dict[str, Any]:
     return await conn.services.social.user_timeline(
-        _me(conn), body["user_id"], body.get("before"), _limit(body)
+        signed_in_user(conn), body["user_id"], body.get("before"), page_limit(body)
     )
 
 
 async def notifications_list(conn: Connection, _t: str, body: dict[str, Any]) -> dict[str, Any]:
-    return await conn.services.social.notifications(_me(conn), body.get("before"), _limit(body))
+    return await conn.services.social.notifications(
+        signed_in_user(conn), body.get("before"), page_limit(body)
+    )
 
 
 async def stream_resume(conn: Connection, type_: str, body: dict[str, Any]) -> dict[str, Any]:

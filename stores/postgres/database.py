@@ -19,7 +19,7 @@ import trio
 from psycopg import errors
 from psycopg_pool import ConnectionPool, PoolTimeout
 
-from stores.errors import Conflict, StoreUnavailable
+from stores.errors import Conflict, Invalid, NotFound, StoreUnavailable
 from stores.postgres.migrations import apply_migrations
 
 log = logging.getLogger(__name__)
@@ -65,7 +65,8 @@ class Database:
         """Run ``fn(conn)`` inside one transaction on a pooled connection, in a worker thread.
 
         A connection-level failure raises :class:`StoreUnavailable`; a unique violation raises
-        :class:`Conflict`. When ``fn`` is ``idempotent`` (running it twice has the effect of once),
+        :class:`Conflict`, a foreign key naming no row :class:`NotFound`, a check constraint
+        :class:`Invalid`. When ``fn`` is ``idempotent`` (running it twice has the effect of once),
         a connection failure before the commit completed is retried once on a fresh connection:
         that absorbs the race between the pool's check and the server dropping the connection.
         Non-idempotent work is never retried, since a failed COMMIT may still have committed.
@@ -83,6 +84,10 @@ class Database:
             return await trio.to_thread.run_sync(call, self._pool, limiter=self._limiter)
         except errors.UniqueViolation as exc:
             raise Conflict(exc.diag.constraint_name) from exc
+        except errors.ForeignKeyViolation as exc:
+            raise NotFound(exc.diag.message_detail) from exc  # the statement named a missing row
+        except errors.CheckViolation as exc:
+            raise Invalid(f"violates {exc.diag.constraint_name}") from exc
         except psycopg.OperationalError as exc:  # includes PoolTimeout
             raise StoreUnavailable(str(exc)) from exc
 

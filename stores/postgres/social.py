@@ -9,7 +9,7 @@ Two rules shape the writes:
 * Counters (followers, following, posts, likes, comments) change in the same statement as the rows
   they count, so they are exact whatever commits or rolls back.
 
-Check and foreign-key violations surface as ``ValueError`` and ``NotFound``, so callers never see
+Check and foreign-key violations surface as ``Invalid`` and ``NotFound``, so callers never see
 psycopg's exceptions.
 """
 
@@ -17,15 +17,14 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any, TypeVar
 
 import psycopg
-from psycopg import errors
 from psycopg.rows import class_row
 
-from stores.errors import Blocked, Forbidden, NotFound
+from stores.errors import Blocked, Forbidden, Invalid, NotFound
 from stores.postgres.database import Database
 from stores.social import Comment, Post, Profile, UserPage
 
@@ -62,7 +61,7 @@ class PostgresSocialStore:
             cur = conn.cursor(row_factory=class_row(Profile))
             return cur.execute(f"SELECT {_PROFILE} FROM users WHERE id = %s", (user_id,)).fetchone()
 
-        return await self._run(select, idempotent=True)
+        return await self._db.run(select, idempotent=True)
 
     async def update_profile(
         self,
@@ -81,12 +80,12 @@ class PostgresSocialStore:
             ).fetchone()
             return _found(row, f"user {user_id}")
 
-        return await self._run(update, idempotent=True)
+        return await self._db.run(update, idempotent=True)
 
     # --- graph -------------------------------------------------------------------------
     async def follow(self, follower_id: int, followee_id: int) -> bool:
         if follower_id == followee_id:
-            raise ValueError("a user cannot follow themselves")
+            raise Invalid("a user cannot follow themselves")
 
         def insert(conn: psycopg.Connection) -> bool:
             if not _lock_pair(conn, follower_id, followee_id):
@@ -101,7 +100,7 @@ class PostgresSocialStore:
                 _COUNT_FOLLOWS.format(sign="+"),
             )
 
-        return await self._run(insert)
+        return await self._db.run(insert)
 
     async def unfollow(self, follower_id: int, followee_id: int) -> bool:
         def delete(conn: psycopg.Connection) -> bool:
@@ -114,11 +113,11 @@ class PostgresSocialStore:
                 _COUNT_FOLLOWS.format(sign="-"),
             )
 
-        return await self._run(delete)
+        return await self._db.run(delete)
 
     async def block(self, blocker_id: int, blocked_id: int) -> bool:
         if blocker_id == blocked_id:
-            raise ValueError("a user cannot block themselves")
+            raise Invalid("a user cannot block themselves")
 
         def insert(conn: psycopg.Connection) -> bool:
             if not _lock_pair(conn, blocker_id, blocked_id):
@@ -136,7 +135,7 @@ class PostgresSocialStore:
             )
             return cur.rowcount == 1
 
-        return await self._run(insert)
+        return await self._db.run(insert)
 
     async def unblock(self, blocker_id: int, blocked_id: int) -> bool:
         def delete(conn: psycopg.Connection) -> bool:
@@ -146,10 +145,10 @@ class PostgresSocialStore:
             )
             return cur.rowcount == 1
 
-        return await self._run(delete)
+        return await self._db.run(delete)
 
     async def blocked_between(self, a: int, b: int) -> bool:
-        return await self._run(lambda conn: _blocked_between(conn, a, b), idempotent=True)
+        return await self._db.run(lambda conn: _blocked_between(conn, a, b), idempotent=True)
 
     async def blocked_set(self, user_id: int) -> set[int]:
         rows = await self._rows(
@@ -226,7 +225,7 @@ class PostgresSocialStore:
             ).fetchone()
             return _post(_found(row, f"post {reply_to} to reply to"))
 
-        return await self._run(insert)
+        return await self._db.run(insert)
 
     async def get_posts(self, post_ids: list[int]) -> dict[int, Post]:
         rows = await self._rows(
@@ -243,7 +242,7 @@ class PostgresSocialStore:
             ).fetchone()
             return _post(_found(row, f"post {post_id}"))
 
-        return await self._run(update)
+        return await self._db.run(update)
 
     async def delete_post(self, post_id: int, author_id: int) -> None:
         def update(conn: psycopg.Connection) -> None:
@@ -251,7 +250,7 @@ class PostgresSocialStore:
             conn.execute("UPDATE posts SET deleted_at = now() WHERE id = %s", (post_id,))
             conn.execute("UPDATE users SET post_count = post_count - 1 WHERE id = %s", (author_id,))
 
-        await self._run(update)
+        await self._db.run(update)
 
     async def posts_by(
         self, author_ids: list[int], *, before_id: int | None = None, limit: int = 50
@@ -278,10 +277,10 @@ class PostgresSocialStore:
                 "UPDATE posts SET like_count = like_count + 1 WHERE id IN (SELECT post_id FROM changed)",
             )
 
-        return await self._run(insert)
+        return await self._db.run(insert)
 
     async def unlike(self, user_id: int, post_id: int) -> bool:
-        return await self._run(
+        return await self._db.run(
             lambda conn: _changed(
                 conn,
                 "DELETE FROM likes WHERE post_id = %s AND user_id = %s RETURNING post_id",
@@ -307,7 +306,7 @@ class PostgresSocialStore:
             ).fetchone()
             return _found(row, f"post {post_id} or comment {reply_to} on it")
 
-        return await self._run(insert)
+        return await self._db.run(insert)
 
     async def comments(self, post_id: int, *, after_id: int | None = None, limit: int = 50) -> list[Comment]:
         def select(conn: psycopg.Connection) -> list[Comment]:
@@ -319,22 +318,12 @@ class PostgresSocialStore:
                 (post_id, after_id or 0, limit),
             ).fetchall()
 
-        return await self._run(select, idempotent=True)
+        return await self._db.run(select, idempotent=True)
 
     # --- plumbing ----------------------------------------------------------------------
     async def _rows(self, query: str, params: Sequence[Any] | dict[str, Any]) -> list[tuple[Any, ...]]:
         """A read-only query's rows (safe to retry)."""
-        return await self._run(lambda conn: conn.execute(query, params).fetchall(), idempotent=True)
-
-    async def _run(self, fn: Callable[[psycopg.Connection], T], *, idempotent: bool = False) -> T:
-        """``Database.run``, with the schema's rules mapped to the store's errors: a foreign key
-        naming no row is ``NotFound`` (unknown user or post), a check constraint is ``ValueError``."""
-        try:
-            return await self._db.run(fn, idempotent=idempotent)
-        except errors.ForeignKeyViolation as exc:
-            raise NotFound(exc.diag.message_detail) from exc
-        except errors.CheckViolation as exc:
-            raise ValueError(f"violates {exc.diag.constraint_name}") from exc
+        return await self._db.run(lambda conn: conn.execute(query, params).fetchall(), idempotent=True)
 
 
 def _lock_pair(conn: psycopg.Connection, a: int, b: int) -> bool:
@@ -391,7 +380,7 @@ def _decode_cursor(cursor: str) -> tuple[datetime, int]:
         stamp, user_id = base64.urlsafe_b64decode(cursor.encode()).decode().split("|")
         return datetime.fromisoformat(stamp), int(user_id)
     except (binascii.Error, UnicodeDecodeError, ValueError) as exc:
-        raise ValueError(f"malformed cursor {cursor!r}") from exc
+        raise Invalid(f"malformed cursor {cursor!r}") from exc
 
 
 def _found(row: T | None, what: str) -> T:

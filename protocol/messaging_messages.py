@@ -1,0 +1,110 @@
+"""Client and server messages of direct messaging (conversations, receipts, typing).
+
+Imported at the end of :mod:`protocol.messages`, so importing the registry yields these too.
+"""
+
+from __future__ import annotations
+
+from protocol.messages import Field, MessageSpec, register
+
+_CONVERSATION_ID = Field("conversation_id", "int", "The conversation's id.")
+_CONVERSATION = (
+    Field("conversation", "map", "id, kind (`direct`/`group`), title, created_by, created_at, member_ids."),
+)
+_MESSAGE = (Field("message", "map", "id, conversation_id, sender_id, text, created_at."),)
+_MESSAGE_ID = Field("message_id", "int", "Everything up to and including this message.")
+_LIMIT = Field("limit", "int", "Page size, 1 to 100 (default 50).", required=False)
+_CHANGED = (Field("changed", "bool", "False when the mark was already there (receipts only move forward)."),)
+
+
+def _client(
+    type_: str, summary: str, body: tuple[Field, ...], reply: tuple[Field, ...] = (), *, replies: bool = True
+) -> None:
+    register(MessageSpec(type_, "client", summary, body=body, reply=reply, replies=replies))
+
+
+_client(
+    "dm.open",
+    "The one-to-one conversation with another account (created on first use; refused across a block).",
+    (Field("user_id", "int", "The other account."),),
+    _CONVERSATION,
+)
+_client(
+    "dm.group",
+    "Start a group conversation; its members are fixed at creation (nobody joins later).",
+    (
+        Field("user_ids", "list", "The other members (2 to 32 members in all).", min_len=1, max_len=31),
+        Field("title", "str", "Group title.", required=False, max_len=100),
+    ),
+    _CONVERSATION,
+)
+_client(
+    "dm.list",
+    "Your conversations, most recently active first.",
+    (_LIMIT,),
+    (Field("conversations", "list", "Conversations."),),
+)
+_client(
+    "dm.send",
+    "Send a message; every member (you included, on your other devices) gets it on the `dm` stream.",
+    (_CONVERSATION_ID, Field("text", "str", "The message.", min_len=1, max_len=5000)),
+    _MESSAGE,
+)
+_client(
+    "dm.history",
+    "A conversation's messages, newest first (members only).",
+    (
+        _CONVERSATION_ID,
+        Field("before", "int", "Page back from this message id (exclusive).", required=False),
+        _LIMIT,
+    ),
+    (
+        Field("messages", "list", "Messages."),
+        Field("cursor", "any", "`before` for the next page; nil at the start."),
+    ),
+)
+_client(
+    "dm.delivered",
+    "Delivery receipt: your device received messages up to `message_id`.",
+    (_CONVERSATION_ID, _MESSAGE_ID),
+    _CHANGED,
+)
+_client(
+    "dm.read",
+    "Read receipt: you read messages up to `message_id`.",
+    (_CONVERSATION_ID, _MESSAGE_ID),
+    _CHANGED,
+)
+_client(
+    "typing",
+    "You are typing in a conversation; members online see a `typing` push. Send it every few seconds while typing.",
+    (_CONVERSATION_ID,),
+    replies=False,
+)
+
+for _type, _stream, _summary, _fields in (
+    (
+        "dm.message",
+        "dm",
+        "A message in one of your conversations (yours too, for your other devices).",
+        _MESSAGE,
+    ),
+    (
+        "dm.receipt",
+        "dm",
+        "Another member's device received, or the member read, messages up to `message_id`.",
+        (
+            _CONVERSATION_ID,
+            Field("user_id", "int", "The member."),
+            Field("kind", "str", "`delivered` or `read`."),
+            _MESSAGE_ID,
+        ),
+    ),
+    (
+        "typing",
+        "typing",
+        "A member is typing (ephemeral: not replayed on resume).",
+        (_CONVERSATION_ID, Field("user_id", "int", "Who is typing.")),
+    ),
+):
+    register(MessageSpec(_type, "server", _summary, auth=False, replies=False, stream=_stream, body=_fields))

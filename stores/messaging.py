@@ -1,0 +1,63 @@
+"""The messaging role: conversations (one-to-one and small groups), messages and receipts.
+
+Every read and write names the acting user, and the store refuses (``NotFound``) anything in a
+conversation that user is not a member of — so no code path can hand one user another's messages.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal, Protocol
+
+ReceiptKind = Literal["delivered", "read"]
+
+
+@dataclass(frozen=True)
+class Conversation:
+    id: int
+    kind: Literal["direct", "group"]
+    title: str
+    created_by: int
+    created_at: float
+    member_ids: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class Message:
+    id: int
+    conversation_id: int
+    sender_id: int
+    text: str
+    created_at: float
+
+
+class MessageStore(Protocol):
+    async def open_direct(self, user_id: int, other_id: int) -> Conversation:
+        """The one conversation between the two users, created on first use."""
+        ...
+
+    async def create_group(self, creator_id: int, member_ids: list[int], title: str) -> Conversation: ...
+
+    async def conversation(self, conversation_id: int, user_id: int) -> Conversation:
+        """Raises ``NotFound`` unless ``user_id`` is a member."""
+        ...
+
+    async def conversations(self, user_id: int, limit: int = 50) -> list[Conversation]:
+        """The user's conversations, most recently active first."""
+        ...
+
+    async def add_message(self, conversation_id: int, sender_id: int, text: str) -> Message:
+        """Raises ``NotFound`` unless the sender is a member."""
+        ...
+
+    async def history(
+        self, conversation_id: int, user_id: int, *, before_id: int | None = None, limit: int = 50
+    ) -> list[Message]:
+        """Newest first. Raises ``NotFound`` unless ``user_id`` is a member."""
+        ...
+
+    async def mark(self, conversation_id: int, user_id: int, kind: ReceiptKind, message_id: int) -> bool:
+        """Move the member's delivered/read mark forward to ``message_id`` (never back; reading
+        implies delivery). True if it moved. Raises ``NotFound`` unless a member and the message
+        is in the conversation."""
+        ...

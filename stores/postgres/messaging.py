@@ -1,0 +1,158 @@
+"""PostgreSQL implementation of :class:`stores.messaging.MessageStore`.
+
+Membership is checked inside the same statement as every read or write (a join on
+``conversation_members``), so there is no window between "is a member" and "reads the messages".
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import psycopg
+
+from stores.errors import Invalid, NotFound
+from stores.messaging import Conversation, Message, ReceiptKind
+from stores.postgres.database import Database
+
+MAX_GROUP_MEMBERS = 32
+
+_CONVERSATION = """
+    SELECT c.id, c.kind, c.title, c.created_by, extract(epoch FROM c.created_at)::float8,
+           array(SELECT m.user_id FROM conversation_members m WHERE m.conversation_id = c.id ORDER BY m.user_id)
+    FROM conversations c
+"""
+_MESSAGE = "id, conversation_id, sender_id, text, extract(epoch FROM created_at)::float8"
+
+
+class PostgresMessageStore:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def open_direct(self, user_id: int, other_id: int) -> Conversation:
+        if user_id == other_id:
+            raise Invalid("a direct conversation needs two different users")
+        low, high = sorted((user_id, other_id))
+
+        def upsert(conn: psycopg.Connection) -> Conversation:
+            row = conn.execute(
+                "INSERT INTO conversations (kind, created_by, direct_key) VALUES ('direct', %s, %s)"
+                " ON CONFLICT (direct_key) DO UPDATE SET direct_key = excluded.direct_key RETURNING id",
+                (user_id, f"{low}:{high}"),
+            ).fetchone()
+            assert row is not None
+            conn.execute(
+                "INSERT INTO conversation_members (conversation_id, user_id) VALUES (%s, %s), (%s, %s)"
+                " ON CONFLICT DO NOTHING",
+                (row[0], low, row[0], high),
+            )
+            return _conversation(conn, row[0], user_id)
+
+        return await self._db.run(upsert)
+
+    async def create_group(self, creator_id: int, member_ids: list[int], title: str) -> Conversation:
+        members = sorted({creator_id, *member_ids})
+        if len(members) < 2 or len(members) > MAX_GROUP_MEMBERS:
+            raise Invalid(f"a group has 2 to {MAX_GROUP_MEMBERS} members")
+
+        def insert(conn: psycopg.Connection) -> Conversation:
+            row = conn.execute(
+                "INSERT INTO conversations (kind, title, created_by) VALUES ('group', %s, %s) RETURNING id",
+                (title, creator_id),
+            ).fetchone()
+            assert row is not None
+            conn.execute(
+                "INSERT INTO conversation_members (conversation_id, user_id) SELECT %s, unnest(%s::bigint[])",
+                (row[0], members),
+            )
+            return _conversation(conn, row[0], creator_id)
+
+        return await self._db.run(insert)
+
+    async def conversation(self, conversation_id: int, user_id: int) -> Conversation:
+        return await self._db.run(lambda conn: _conversation(conn, conversation_id, user_id), idempotent=True)
+
+    async def conversations(self, user_id: int, limit: int = 50) -> list[Conversation]:
+        def select(conn: psycopg.Connection) -> list[Conversation]:
+            rows = conn.execute(
+                f"{_CONVERSATION} JOIN conversation_members me ON me.conversation_id = c.id AND me.user_id = %s"
+                " ORDER BY coalesce((SELECT max(id) FROM messages WHERE conversation_id = c.id), 0) DESC, c.id DESC"
+                " LIMIT %s",
+                (user_id, limit),
+            ).fetchall()
+            return [_to_conversation(r) for r in rows]
+
+        return await self._db.run(select, idempotent=True)
+
+    async def add_message(self, conversation_id: int, sender_id: int, text: str) -> Message:
+        def insert(conn: psycopg.Connection) -> Message:
+            row = conn.execute(
+                f"INSERT INTO messages (conversation_id, sender_id, text) SELECT %s, %s, %s"
+                f" WHERE EXISTS (SELECT 1 FROM conversation_members WHERE conversation_id = %s AND user_id = %s)"
+                f" RETURNING {_MESSAGE}",
+                (conversation_id, sender_id, text, conversation_id, sender_id),
+            ).fetchone()
+            if row is None:
+                raise NotFound(f"conversation {conversation_id}")
+            return Message(*row)
+
+        return await self._db.run(insert)
+
+    async def history(
+        self, conversation_id: int, user_id: int, *, before_id: int | None = None, limit: int = 50
+    ) -> list[Message]:
+        def select(conn: psycopg.Connection) -> list[Message]:
+            _require_member(conn, conversation_id, user_id)
+            rows = conn.execute(
+                f"SELECT {_MESSAGE} FROM messages WHERE conversation_id = %s AND (%s::bigint IS NULL OR id < %s)"
+                " ORDER BY id DESC LIMIT %s",
+                (conversation_id, before_id, before_id, limit),
+            ).fetchall()
+            return [Message(*r) for r in rows]
+
+        return await self._db.run(select, idempotent=True)
+
+    async def mark(self, conversation_id: int, user_id: int, kind: ReceiptKind, message_id: int) -> bool:
+        # Reading implies delivery: a read mark moves the delivered mark too.
+        columns = "last_delivered_id" if kind == "delivered" else "last_read_id"
+
+        def update(conn: psycopg.Connection) -> bool:
+            _require_member(conn, conversation_id, user_id)
+            exists = conn.execute(
+                "SELECT 1 FROM messages WHERE id = %s AND conversation_id = %s", (message_id, conversation_id)
+            ).fetchone()
+            if exists is None:
+                raise NotFound(f"message {message_id}")
+            extra = ", last_delivered_id = greatest(last_delivered_id, %(m)s)" if kind == "read" else ""
+            cur = conn.execute(
+                f"UPDATE conversation_members SET {columns} = %(m)s{extra}"
+                f" WHERE conversation_id = %(c)s AND user_id = %(u)s AND {columns} < %(m)s",
+                {"m": message_id, "c": conversation_id, "u": user_id},
+            )
+            return cur.rowcount > 0
+
+        return await self._db.run(update)
+
+
+def _require_member(conn: psycopg.Connection, conversation_id: int, user_id: int) -> None:
+    row = conn.execute(
+        "SELECT 1 FROM conversation_members WHERE conversation_id = %s AND user_id = %s",
+        (conversation_id, user_id),
+    ).fetchone()
+    if row is None:
+        raise NotFound(f"conversation {conversation_id}")  # not a member: as if it did not exist
+
+
+def _conversation(conn: psycopg.Connection, conversation_id: int, user_id: int) -> Conversation:
+    row = conn.execute(
+        f"{_CONVERSATION} JOIN conversation_members me ON me.conversation_id = c.id AND me.user_id = %s"
+        " WHERE c.id = %s",
+        (user_id, conversation_id),
+    ).fetchone()
+    if row is None:
+        raise NotFound(f"conversation {conversation_id}")
+    return _to_conversation(row)
+
+
+def _to_conversation(row: tuple[Any, ...]) -> Conversation:
+    conversation_id, kind, title, created_by, created_at, members = row
+    return Conversation(conversation_id, kind, title, created_by, created_at, tuple(members))

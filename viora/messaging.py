@@ -1,0 +1,110 @@
+"""Direct messages: conversations, delivery over durable streams, receipts, typing indicators.
+
+A message is stored once (PostgreSQL), then appended to every member's ``dm`` stream — the sender's
+too, so their other devices stay in step — and published on the bus. Receipts travel the same way
+back to the other members, so a sender who was offline learns on resume that the message was
+delivered and read. Typing indicators are ephemeral: published to the members online, never stored,
+dropped rather than queued when a session is busy.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from stores.errors import Blocked
+from stores.messaging import Conversation, Message, MessageStore, ReceiptKind
+from stores.social import SocialStore
+from stores.timeline import TimelineStore
+from viora.bus import Delivery, EventBus
+
+DM_STREAM = "dm"
+
+
+def conversation_json(conversation: Conversation) -> dict[str, Any]:
+    return {
+        "id": conversation.id,
+        "kind": conversation.kind,
+        "title": conversation.title,
+        "created_by": conversation.created_by,
+        "created_at": conversation.created_at,
+        "member_ids": list(conversation.member_ids),
+    }
+
+
+def message_json(message: Message) -> dict[str, Any]:
+    return {
+        "id": message.id,
+        "conversation_id": message.conversation_id,
+        "sender_id": message.sender_id,
+        "text": message.text,
+        "created_at": message.created_at,
+    }
+
+
+class MessagingService:
+    def __init__(
+        self, messages: MessageStore, social: SocialStore, timeline: TimelineStore, bus: EventBus
+    ) -> None:
+        self._messages = messages
+        self._social = social
+        self._timeline = timeline
+        self._bus = bus
+
+    async def open_direct(self, user_id: int, other_id: int) -> dict[str, Any]:
+        await self._refuse_blocked(user_id, [other_id])
+        return conversation_json(await self._messages.open_direct(user_id, other_id))
+
+    async def create_group(self, user_id: int, member_ids: list[int], title: str) -> dict[str, Any]:
+        await self._refuse_blocked(user_id, member_ids)
+        return conversation_json(await self._messages.create_group(user_id, member_ids, title))
+
+    async def conversations(self, user_id: int, limit: int) -> list[dict[str, Any]]:
+        return [conversation_json(c) for c in await self._messages.conversations(user_id, limit)]
+
+    async def send(self, user_id: int, conversation_id: int, text: str) -> dict[str, Any]:
+        conversation = await self._messages.conversation(conversation_id, user_id)
+        if conversation.kind == "direct":  # a block since the conversation began silences it
+            await self._refuse_blocked(user_id, list(conversation.member_ids))
+        message = message_json(await self._messages.add_message(conversation_id, user_id, text))
+        await self._publish(conversation.member_ids, "dm.message", {"message": message})
+        return message
+
+    async def history(
+        self, user_id: int, conversation_id: int, before: int | None, limit: int
+    ) -> dict[str, Any]:
+        messages = await self._messages.history(conversation_id, user_id, before_id=before, limit=limit)
+        return {
+            "messages": [message_json(m) for m in messages],
+            "cursor": messages[-1].id if len(messages) == limit else None,
+        }
+
+    async def receipt(self, user_id: int, conversation_id: int, kind: ReceiptKind, message_id: int) -> bool:
+        """Record that the user's devices got (or the user read) everything up to ``message_id``;
+        tell the other members when that moved the mark."""
+        moved = await self._messages.mark(conversation_id, user_id, kind, message_id)
+        if moved:
+            conversation = await self._messages.conversation(conversation_id, user_id)
+            others = [m for m in conversation.member_ids if m != user_id]
+            body = {
+                "conversation_id": conversation_id,
+                "user_id": user_id,
+                "kind": kind,
+                "message_id": message_id,
+            }
+            await self._publish(others, "dm.receipt", body)
+        return moved
+
+    async def typing(self, user_id: int, conversation_id: int) -> None:
+        conversation = await self._messages.conversation(conversation_id, user_id)
+        others = tuple((m, None) for m in conversation.member_ids if m != user_id)
+        body = {"conversation_id": conversation_id, "user_id": user_id}
+        await self._bus.publish(Delivery("typing", "typing", body, others))
+
+    async def _publish(self, user_ids: tuple[int, ...] | list[int], type_: str, body: dict[str, Any]) -> None:
+        appended = await self._timeline.append(list(user_ids), DM_STREAM, type_, body)
+        await self._bus.publish(Delivery(DM_STREAM, type_, body, tuple(appended)))
+
+    async def _refuse_blocked(self, user_id: int, others: list[int]) -> None:
+        for other in others:
+            if other != user_id and await self._social.blocked_between(user_id, other):
+                raise Blocked("a block stands between you and a member")
