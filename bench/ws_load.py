@@ -28,6 +28,9 @@ from multiprocessing.connection import Connection as Pipe
 from pathlib import Path
 from typing import Any
 
+from bench.common import ms as _ms
+from bench.common import quantile as _quantile
+from bench.common import split
 from bench.ws_server import ServerHandle, fetch_stats, http_url_of, spawned_server
 from bench.ws_worker import PhaseResult, WorkerPlan, worker_main
 
@@ -97,14 +100,6 @@ class Report:
         }
 
 
-def _quantile(ordered: list[float], q: float) -> float | None:
-    return ordered[min(len(ordered) - 1, int(len(ordered) * q))] if ordered else None
-
-
-def _ms(seconds: float | None) -> float | None:
-    return None if seconds is None else round(seconds * 1000, 2)
-
-
 # --------------------------------------------------------------------------- token cache
 
 
@@ -124,12 +119,6 @@ def save_tokens(path: Path, tokens: dict[str, str]) -> None:
 
 
 # --------------------------------------------------------------------------- workers
-
-
-def split(n: int, parts: int) -> list[range]:
-    """``range(n)`` cut into ``parts`` contiguous slices whose sizes differ by at most one."""
-    bounds = [n * i // parts for i in range(parts + 1)]
-    return [range(bounds[i], bounds[i + 1]) for i in range(parts)]
 
 
 @contextmanager

@@ -60,8 +60,13 @@ def http_url_of(ws_url: str) -> str:
 
 
 @contextmanager
-def spawned_server(data_dir: Path, log_path: Path) -> Iterator[ServerHandle]:
-    """Run ``viora serve`` on a free port until the block ends, then SIGTERM it and wait."""
+def spawned_server(
+    data_dir: Path, log_path: Path, *, module: str = "viora.cli", env: dict[str, str] | None = None
+) -> Iterator[ServerHandle]:
+    """Run ``viora serve`` on a free port until the block ends, then SIGTERM it and wait.
+
+    ``module`` may name a launcher that wraps ``viora.cli`` (``bench.fanout_trace``); ``env`` adds
+    variables (``VIORA_*`` settings, the launcher's own)."""
     port = free_port()
     token = secrets.token_urlsafe(24)
     data_dir.mkdir(parents=True, exist_ok=True)
@@ -70,10 +75,11 @@ def spawned_server(data_dir: Path, log_path: Path) -> Iterator[ServerHandle]:
         "VIORA_DATA_DIR": str(data_dir),
         "VIORA_PORT": str(port),
         "VIORA_ADMIN_TOKEN": token,
+        **(env or {}),
     }
     with open(log_path, "ab") as log:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "viora.cli", "serve"], env=env, stdout=log, stderr=subprocess.STDOUT
+            [sys.executable, "-m", module, "serve"], env=env, stdout=log, stderr=subprocess.STDOUT
         )
     handle = ServerHandle(f"ws://127.0.0.1:{port}/ws", f"http://127.0.0.1:{port}", token, proc.pid)
     try:

@@ -147,6 +147,18 @@ _client(
     ),
 )
 _client(
+    "presence.get",
+    "Who of these accounts is online, and when the others were last seen.",
+    body=(Field("user_ids", "list", "Up to 100 account ids.", min_len=1, max_len=100),),
+    reply=(
+        Field(
+            "presence",
+            "list",
+            "One entry per visible account: user_id, online, last_seen (nil when online or never seen).",
+        ),
+    ),
+)
+_client(
     "stream.resume",
     "Subscribe this socket to a durable stream (`home`, `notifications`, `dm`), replaying what it missed.",
     body=(
@@ -169,6 +181,16 @@ for _type, _stream, _summary, _fields in (
         "home",
         "The post at this sequence number was deleted or is hidden from you.",
         (_POST_ID,),
+    ),
+    (
+        "presence",
+        "presence",
+        "Someone you follow came online or went offline (ephemeral: not replayed on resume).",
+        (
+            Field("user_id", "int", "Who."),
+            Field("online", "bool", "Online now."),
+            Field("last_seen", "any", "Unix time they went offline, or nil when online."),
+        ),
     ),
     (
         "notification",

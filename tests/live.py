@@ -54,7 +54,16 @@ class ServerProcess:
 
 @contextmanager
 def run_server_process(admin_dsn: str, **env_overrides: str) -> Iterator[ServerProcess]:
-    with scratch_database(admin_dsn) as dsn, tempfile.TemporaryDirectory() as data_dir:
+    """``viora serve`` on a scratch database of its own."""
+    with scratch_database(admin_dsn) as dsn, serve_process(dsn, **env_overrides) as server:
+        yield server
+
+
+@contextmanager
+def serve_process(dsn: str, **env_overrides: str) -> Iterator[ServerProcess]:
+    """``viora serve`` on database ``dsn`` (several processes may share one), with a data dir and a
+    port of its own; ready (``/readyz``) when this yields, terminated after."""
+    with tempfile.TemporaryDirectory() as data_dir:
         with socket.socket() as probe:
             probe.bind(("127.0.0.1", 0))
             port = probe.getsockname()[1]

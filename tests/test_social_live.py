@@ -140,3 +140,22 @@ async def test_the_tree_shows_the_feed_actors(signup: Any, server: Runtime) -> N
         assert len(feed["children"]) == server.settings.feed_actors
         assert sum(c["posts_fanned_out"] for c in feed["children"]) >= 1
         assert all(c["mailbox"]["capacity"] == server.settings.feed_mailbox for c in feed["children"])
+
+
+async def test_presence_of_people_you_follow(signup: Any, connect: Any) -> None:
+    async with signup("pia") as (pia, _p):
+        async with signup("quin") as (_quin, q):
+            await pia.request("follow", {"user_id": q["user_id"]})
+            status = await pia.request("presence.get", {"user_ids": [q["user_id"]]})
+            assert status == {"presence": [{"user_id": q["user_id"], "online": True, "last_seen": None}]}
+        gone = await next_push(pia, "presence")  # quin's last socket closed
+        assert (gone.body["user_id"], gone.body["online"]) == (q["user_id"], False)
+        assert gone.body["last_seen"] > 0
+        async with connect() as quin_again:
+            await quin_again.request("auth.resume", {"token": q["token"]})
+            back = await next_push(pia, "presence")
+            assert (back.body["user_id"], back.body["online"], back.body["last_seen"]) == (
+                q["user_id"],
+                True,
+                None,
+            )

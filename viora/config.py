@@ -32,6 +32,17 @@ class Settings:
     cassandra_hosts: str | None = None
     """Comma-separated Cassandra contact points for the timelines. ``None`` keeps them in PostgreSQL."""
     cassandra_keyspace: str = "viora"
+    redis_url: str | None = None
+    """A Redis server shared by several server processes (event bus, presence). ``None``: this
+    process stands alone and keeps both in memory."""
+    redis_prefix: str = "viora"
+    """Prefix of every Redis key and channel, so several sites (or test runs) can share a server."""
+    redis_threads: int = 8
+    """Redis commands in flight at once (worker threads, pooled connections)."""
+    redis_timeout_s: float = 5.0
+    presence_ttl_s: float = 15.0
+    """A process that stops refreshing its liveness for this long (it crashed) has its users
+    shown offline."""
 
     # --- security ----------------------------------------------------------------------
     admin_token: str | None = None
@@ -64,6 +75,8 @@ class Settings:
     session_idle_s: float = 30.0
     """A SessionActor with no sockets for this long stops (its user can sign in again at any time)."""
     shutdown_drain_s: float = 5.0
+    presence_mailbox: int = 4096
+    """Queued presence changes; a burst of sign-ins beyond it drops changes (counted in the tree)."""
 
     # --- feeds -------------------------------------------------------------------------
     feed_actors: int = 4

@@ -4,10 +4,13 @@ Tree (children start top to bottom and stop bottom to top)::
 
     /viora                   one_for_one
       loop-probe             event-loop lag
+      presence               who is online; tells followers when users come and go
       sessions               one SessionActor per signed-in user (started on demand)
       feed                   FeedActors: fan-out of new posts to followers' home timelines
       media                  MediaActors + the dispatcher of durable media jobs (see actors/media/service.py)
       heartbeats             pings quiet sockets, closes dead ones
+      bus                    with Redis only: the subscriber of the cross-process event bus
+      presence-node          with Redis only: keeps this process live for cluster presence
       http                   hypercorn: stopped first, so no new work arrives while the rest drains
 """
 
@@ -23,15 +26,21 @@ from pathlib import Path
 
 import trio
 
+from actors.actor import ActorRef, actor_spec
 from actors.feed.actor import FeedRouter
 from actors.media.service import MediaService
 from actors.session.connection import Services, SocketRegistry
 from actors.session.directory import SessionDirectory
+from actors.session.presence import PresenceActor, PresenceChanged
 from stores.open import Stores, open_stores
 from stores.postgres.media import PostgresMediaStore
+from stores.presence import InProcessPresence, PresenceStore
+from stores.redis.bus import RedisBus
+from stores.redis.client import RedisClient, open_redis
+from stores.redis.presence import RedisPresence
 from supervisor import ChildContext, ChildSpec, Supervisor
 from viora.accounts import Accounts
-from viora.bus import InProcessBus, user_pusher
+from viora.bus import EventBus, InProcessBus, LocalDeliverer, user_pusher
 from viora.config import Settings
 from viora.messaging import MessagingService
 from viora.probe import LoopLagProbe
@@ -71,19 +80,43 @@ def load_or_create_admin_token(settings: Settings) -> str:
     return token
 
 
+def live_delivery(
+    settings: Settings, redis: RedisClient | None, local: LocalDeliverer
+) -> tuple[EventBus, PresenceStore, list[ChildSpec]]:
+    """The event bus and the presence store: in memory for a process alone, in Redis when several
+    share the site — with the children that keep the Redis ones running."""
+    if redis is None:
+        return InProcessBus(local), InProcessPresence(), []
+    bus = RedisBus(redis, local, shutdown_s=settings.shutdown_drain_s)
+    presence = RedisPresence(redis, ttl_s=settings.presence_ttl_s)
+    return bus, presence, [bus.child_spec(), presence.child_spec()]
+
+
 @asynccontextmanager
 async def open_runtime(settings: Settings, http: HttpServer | None = None) -> AsyncIterator[Runtime]:
     """Open the stores, start the supervision tree (with ``http`` as its last child), and on exit
     shut the tree down in reverse order before the stores close."""
     admin_token = load_or_create_admin_token(settings)
-    async with open_stores(settings) as stores:
+    async with open_stores(settings) as stores, open_redis(settings) as redis:
         sessions = Supervisor("sessions", intensity=100, period_s=10.0)
         sockets = SocketRegistry(settings)
         streams = TimelineStreams(stores.timeline, stores.social)
+        presence_ref: ActorRef[PresenceActor] = ActorRef("presence", settings.presence_mailbox)
         directory = SessionDirectory(
-            sessions, mailbox=settings.session_mailbox, idle_s=settings.session_idle_s, streams=streams
+            sessions,
+            mailbox=settings.session_mailbox,
+            idle_s=settings.session_idle_s,
+            streams=streams,
+            on_presence=lambda user_id: presence_ref.try_tell(PresenceChanged(user_id)),
         )
-        bus = InProcessBus(directory)
+        bus, presence, live_children = live_delivery(settings, redis, directory)
+        presence_spec, _ = actor_spec(
+            "presence",
+            lambda: PresenceActor(
+                presence, stores.social, bus, directory.is_online, settings.fanout_write_limit
+            ),
+            ref=presence_ref,
+        )
         feed = FeedRouter(
             settings.feed_actors,
             social=stores.social,
@@ -105,18 +138,22 @@ async def open_runtime(settings: Settings, http: HttpServer | None = None) -> As
                 streams=streams,
                 bus=bus,
                 feed=feed,
+                presence=presence,
                 fanout_write_limit=settings.fanout_write_limit,
             ),
+            presence=presence,
             messaging=MessagingService(stores.messages, stores.social, stores.timeline, bus),
         )
         media = MediaService(settings, PostgresMediaStore(stores.db), user_pusher(bus))
         probe = LoopLagProbe(settings.loop_lag_probe_s)
         children = [
             ChildSpec("loop-probe", probe.run),
+            presence_spec,
             sessions.child_spec(shutdown_s=settings.shutdown_drain_s),
             Supervisor("feed", feed.specs).child_spec(shutdown_s=settings.shutdown_drain_s),
             media.child_spec(),
             ChildSpec("heartbeats", sockets.run_sweeper),
+            *live_children,
         ]
         if http is not None:
 

@@ -14,6 +14,7 @@ from typing import Any
 
 from actors.feed.actor import FeedRouter
 from stores.errors import NotFound
+from stores.presence import PresenceStore
 from stores.social import Post, SocialStore
 from stores.timeline import TimelineStore
 from stores.users import UserStore
@@ -36,6 +37,7 @@ class SocialService:
         streams: TimelineStreams,
         bus: EventBus,
         feed: FeedRouter,
+        presence: PresenceStore,
         fanout_write_limit: int,
     ) -> None:
         self._users = users
@@ -44,6 +46,7 @@ class SocialService:
         self._streams = streams
         self._bus = bus
         self._feed = feed
+        self._presence = presence
         self._fanout_write_limit = fanout_write_limit
 
     # ------------------------------------------------------------------ profiles and graph
@@ -88,6 +91,16 @@ class SocialService:
         listing = self._social.followers if followers else self._social.following
         page = await listing(user_id, cursor=cursor, limit=limit)
         return {"user_ids": page.user_ids, "cursor": page.next_cursor}
+
+    async def presence(self, viewer_id: int, user_ids: list[int]) -> list[dict[str, Any]]:
+        """Online / last seen of these users, leaving out anyone on the other side of a block."""
+        blocked = await self._social.blocked_set(viewer_id)
+        visible = [uid for uid in dict.fromkeys(user_ids) if uid not in blocked]
+        statuses = await self._presence.status(visible)
+        return [
+            {"user_id": uid, "online": statuses[uid].online, "last_seen": statuses[uid].last_seen}
+            for uid in visible
+        ]
 
     # ------------------------------------------------------------------ posts
 

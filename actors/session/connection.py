@@ -24,6 +24,7 @@ from protocol.errors import CloseCode, CloseConnection, ErrorCode, ProtocolError
 from protocol.guard import InboundGuard
 from protocol.messages import client_message, validate_body
 from stores.errors import Blocked, Forbidden, Invalid, NotFound, StoreUnavailable
+from stores.presence import PresenceStore
 from supervisor import ChildContext
 from viora.config import Settings
 
@@ -60,6 +61,7 @@ class Services:
     sockets: SocketRegistry
     social: SocialService
     messaging: MessagingService
+    presence: PresenceStore
 
 
 class Connection:

@@ -8,6 +8,7 @@ signing in at the same instant still share one actor.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import trio
@@ -21,8 +22,17 @@ RESTART_WAIT_S = 5.0
 
 
 class SessionDirectory:
-    def __init__(self, supervisor: Supervisor, *, mailbox: int, idle_s: float, streams: StreamReader) -> None:
+    def __init__(
+        self,
+        supervisor: Supervisor,
+        *,
+        mailbox: int,
+        idle_s: float,
+        streams: StreamReader,
+        on_presence: Callable[[int], object] = lambda user_id: None,
+    ) -> None:
         self._supervisor = supervisor
+        self._on_presence = on_presence  # a user's first socket here opened / last one closed
         self._streams = streams
         self._mailbox = mailbox
         self._idle_s = idle_s
@@ -36,6 +46,8 @@ class SessionDirectory:
         if session is None:
             session = self._sessions[user_id] = UserSession(user_id, username)
         session.sockets.add(socket)
+        if len(session.sockets) == 1:
+            self._on_presence(user_id)
         ref = await self.actor_for(user_id)
         ref.try_tell(SocketsChanged())  # droppable: the idle timer is re-checked on the next change
         return ref
@@ -44,7 +56,10 @@ class SessionDirectory:
         session = self._sessions.get(user_id)
         if session is None:
             return
-        session.sockets.discard(socket)
+        if socket in session.sockets:
+            session.sockets.discard(socket)
+            if not session.sockets:
+                self._on_presence(user_id)
         ref = self._refs.get(user_id)
         if ref is not None and ref.alive:
             ref.try_tell(SocketsChanged())

@@ -131,6 +131,13 @@ async def notifications_list(conn: Connection, _t: str, body: dict[str, Any]) ->
     )
 
 
+async def presence_get(conn: Connection, _t: str, body: dict[str, Any]) -> dict[str, Any]:
+    user_ids = body["user_ids"]
+    if not all(type(u) is int for u in user_ids):
+        raise ProtocolError(ErrorCode.BAD_REQUEST, "b.user_ids: expected a list of ints")
+    return {"presence": await conn.services.social.presence(signed_in_user(conn), user_ids)}
+
+
 async def stream_resume(conn: Connection, type_: str, body: dict[str, Any]) -> dict[str, Any]:
     if body["stream"] not in DURABLE_STREAMS:
         raise ProtocolError(ErrorCode.BAD_REQUEST, f"b.stream: one of {sorted(DURABLE_STREAMS)}")
@@ -159,5 +166,6 @@ SOCIAL_HANDLERS = {
     "timeline.home": timeline_home,
     "timeline.user": timeline_user,
     "notifications.list": notifications_list,
+    "presence.get": presence_get,
     "stream.resume": stream_resume,
 }
