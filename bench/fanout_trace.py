@@ -16,6 +16,7 @@ only hot one, and it only bumps counters.
 
 from __future__ import annotations
 
+import contextvars
 import functools
 import gc
 import json
@@ -26,6 +27,9 @@ from collections.abc import Callable
 from typing import Any
 
 TRACE_ENV = "VIORA_FANOUT_TRACE"
+_IN_FANOUT: contextvars.ContextVar[bool] = contextvars.ContextVar("in_fanout", default=False)
+"""True inside a FeedActor's handling of a post: the same store calls made elsewhere (the author's
+own streams, other requests) must not overwrite the fan-out's instants."""
 
 
 class Tracer:
@@ -75,9 +79,11 @@ def install(tracer: Tracer) -> None:
             # after this handler has returned, so the line cannot be closed here.
             tracer.flush()
             tracer.current = {"post_id": message.post.id, "feed_start": time.monotonic()}
+        token = _IN_FANOUT.set(True)
         try:
             await handle(self, message)
         finally:
+            _IN_FANOUT.reset(token)
             tracer.mark("feed_end")
 
     FeedActor.handle = traced_handle  # type: ignore[method-assign]
@@ -87,6 +93,8 @@ def install(tracer: Tracer) -> None:
 
         @functools.wraps(original)
         async def wrapper(*args: Any, **kwargs: Any) -> Any:
+            if not _IN_FANOUT.get():
+                return await original(*args, **kwargs)
             tracer.mark(before)
             try:
                 return await original(*args, **kwargs)

@@ -82,7 +82,7 @@ async def test_a_dropped_subscription_is_counted_and_reestablished(
 ) -> None:
     (a, _), (b, b_got) = buses
     with redis.Redis.from_url(redis_url) as admin:
-        name = b._client.keys("bus")
+        name = b._client.keys("bus", b._client.node)
         victim = next(c for c in admin.client_list() if c["name"] == name)
         admin.client_kill_filter(_id=victim["id"])
     with trio.fail_after(10):

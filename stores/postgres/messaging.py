@@ -113,7 +113,7 @@ class PostgresMessageStore:
 
     async def mark(self, conversation_id: int, user_id: int, kind: ReceiptKind, message_id: int) -> bool:
         # Reading implies delivery: a read mark moves the delivered mark too.
-        columns = "last_delivered_id" if kind == "delivered" else "last_read_id"
+        column = "last_delivered_id" if kind == "delivered" else "last_read_id"
 
         def update(conn: psycopg.Connection) -> bool:
             _require_member(conn, conversation_id, user_id)
@@ -124,8 +124,8 @@ class PostgresMessageStore:
                 raise NotFound(f"message {message_id}")
             extra = ", last_delivered_id = greatest(last_delivered_id, %(m)s)" if kind == "read" else ""
             cur = conn.execute(
-                f"UPDATE conversation_members SET {columns} = %(m)s{extra}"
-                f" WHERE conversation_id = %(c)s AND user_id = %(u)s AND {columns} < %(m)s",
+                f"UPDATE conversation_members SET {column} = %(m)s{extra}"
+                f" WHERE conversation_id = %(c)s AND user_id = %(u)s AND {column} < %(m)s",
                 {"m": message_id, "c": conversation_id, "u": user_id},
             )
             return cur.rowcount > 0

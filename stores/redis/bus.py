@@ -119,7 +119,7 @@ class RedisBus:
             delay = min(delay * 2, RECONNECT_MAX_S)
 
     async def _subscribe_once(self, send: trio.MemorySendChannel[bytes]) -> None:
-        connection = self._client.subscriber_connection(self._client.keys("bus"))
+        connection = self._client.subscriber_connection(self._client.keys("bus", self._client.node))
         try:
             # One thread for the subscription's lifetime, outside the default thread limiter.
             # Cancelling abandons the thread; closing its connection below ends it.

@@ -9,6 +9,8 @@ for good, gets a connection of its own (:meth:`RedisClient.subscriber_connection
 
 from __future__ import annotations
 
+import os
+import secrets
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import TypeVar
@@ -34,8 +36,12 @@ class Keyspace:
 
 
 class RedisClient:
-    def __init__(self, url: str, *, prefix: str, threads: int, timeout_s: float) -> None:
+    def __init__(
+        self, url: str, *, prefix: str, threads: int, timeout_s: float, node: str | None = None
+    ) -> None:
         self.url = url
+        self.node = node or f"{os.getpid()}-{secrets.token_hex(4)}"
+        """This process among those sharing the server (presence counts, connection names)."""
         self.keys = Keyspace(prefix)
         self.timeout_s = timeout_s
         self._limiter = trio.CapacityLimiter(threads)

@@ -7,7 +7,7 @@ Keys (under the site's prefix)::
     presence:nodes             zset   node id -> when its liveness lapses (Redis server time)
     presence:last-seen         hash   user id -> unix time their last socket on some node closed
 
-Each process is a *node* with a random id. A user is online while some **live** node counts a
+Each process is a *node* (``RedisClient.node``). A user is online while some **live** node counts a
 socket of theirs. A node stays live by moving its expiry forward every third of ``ttl_s`` (the
 ``presence-node`` child): a process that crashes — and so never reports its users' sockets closing —
 stops doing so, and after ``ttl_s`` its users read as offline. Expiries are compared with Redis's
@@ -22,8 +22,6 @@ node's users keep the last-seen they had before.
 from __future__ import annotations
 
 import logging
-import os
-import secrets
 import time
 from typing import Any
 
@@ -57,11 +55,11 @@ class RedisPresence:
     """:class:`stores.presence.PresenceStore` shared by every process; :meth:`child_spec` keeps
     this node alive."""
 
-    def __init__(self, client: RedisClient, *, ttl_s: float, node_id: str | None = None) -> None:
+    def __init__(self, client: RedisClient, *, ttl_s: float) -> None:
         self._client = client
         self._keys = client.keys
         self._ttl_s = ttl_s
-        self.node = node_id or f"{os.getpid()}-{secrets.token_hex(4)}"
+        self.node = client.node
         self._nodes = self._keys("presence", "nodes")
         self._last_seen = self._keys("presence", "last-seen")
         self._went_offline = client.sync.register_script(WENT_OFFLINE)
