@@ -292,11 +292,11 @@ def summary(run: Run) -> dict[str, Any]:
             "p99": ms(quantile(all_latencies, 0.99)),
             "max": ms(all_latencies[-1] if all_latencies else None),
         },
-        "ack_ms_median": statistics.median(p["ack_ms"] for p in posts) if posts else None,
+        "ack_ms_median": round(statistics.median(p["ack_ms"] for p in posts), 2) if posts else None,
         "timeline_writes": writes,
         "posts_fanned_out": fanned,
         "timeline_writes_per_post": writes_per_post,
-        "write_phase_ms_median": statistics.median(firsts) if firsts else None,
+        "write_phase_ms_median": round(statistics.median(firsts), 2) if firsts else None,
         "timeline_writes_per_s": (
             round(writes_per_post / (statistics.median(firsts) / 1000))
             if writes_per_post and firsts
@@ -305,7 +305,9 @@ def summary(run: Run) -> dict[str, Any]:
         "push_span_ms_median": round(statistics.median(spans), 2) if spans else None,
         "actor_messages_dropped": run.tree_after.get("actor_messages_dropped", 0)
         - run.tree_before.get("actor_messages_dropped", 0),
-        "server_peak_lag_ms": {"median": statistics.median(lags), "max": max(lags)} if lags else None,
+        "server_peak_lag_ms": {"median": round(statistics.median(lags), 2), "max": max(lags)}
+        if lags
+        else None,
         "server_steps_ms_after_ack": steps,
         "per_post": posts,
     }

@@ -13,17 +13,25 @@ overtake each other.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from typing import Any
 
+import trio
+
 from actors.actor import Actor, ActorRef, actor_spec
 from actors.session.directory import SessionDirectory
+from stores.errors import StoreUnavailable
 from stores.social import Post, SocialStore
 from stores.timeline import TimelineStore
 from supervisor import ChildSpec
 from viora.bus import Delivery, EventBus
 from viora.streams import POST_CREATED
 from viora.wire import post_json
+
+log = logging.getLogger("viora.feed")
+
+RETRY_DELAYS_S = (0.1, 0.5, 2.0)
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,11 +55,26 @@ class FeedActor(Actor):
         self._write_limit = write_limit
         self.posts = 0
         self.deliveries = 0
+        self.failed = 0
 
     async def handle(self, message: Any) -> None:
         if not isinstance(message, FanOut):
             raise TypeError(f"FeedActor cannot handle {type(message).__name__}")
-        post = (await self._social.get_posts([message.post.id])).get(message.post.id)
+        for attempt, delay in enumerate((*RETRY_DELAYS_S, None), start=1):
+            try:
+                await self._fan_out(message.post)
+                return
+            except StoreUnavailable as exc:
+                # An outage is not a bug: retry a few times rather than crash into it (appends are
+                # one transaction per batch, so a retried batch is never half-applied).
+                log.warning("fan-out of post %s failed (attempt %d): %s", message.post.id, attempt, exc)
+                if delay is None:
+                    self.failed += 1
+                    return
+                await trio.sleep(delay)
+
+    async def _fan_out(self, stale: Post) -> None:
+        post = (await self._social.get_posts([stale.id])).get(stale.id)
         if post is None:
             return  # deleted before its fan-out ran: followers' timelines never see it
         followers = await self._social.follower_ids(post.author_id)
@@ -64,7 +87,7 @@ class FeedActor(Actor):
         self.deliveries += len(appended)
 
     def inspect(self) -> dict[str, Any]:
-        return {"posts_fanned_out": self.posts, "timeline_writes": self.deliveries}
+        return {"posts_fanned_out": self.posts, "timeline_writes": self.deliveries, "failed": self.failed}
 
 
 class FeedRouter:

@@ -9,14 +9,18 @@ the store right. One actor keeps each user's transitions in order.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from actors.actor import Actor
+from stores.errors import StoreUnavailable
 from stores.presence import PresenceStore
 from stores.social import SocialStore
 from viora.bus import Delivery, EventBus
+
+log = logging.getLogger("viora.presence")
 
 PRESENCE_STREAM = "presence"
 
@@ -41,11 +45,20 @@ class PresenceActor(Actor):
         self._is_online_here = is_online_here
         self._max_audience = max_audience
         self.broadcasts = 0
+        self.store_errors = 0
 
     async def handle(self, message: Any) -> None:
         if not isinstance(message, PresenceChanged):
             raise TypeError(f"PresenceActor cannot handle {type(message).__name__}")
-        user_id = message.user_id
+        try:
+            await self._report(message.user_id)
+        except StoreUnavailable as exc:
+            # An outage is not a bug: crashing would only restart us into the same outage (and
+            # spend the supervisor's restart budget). The next change for this user re-reports.
+            self.store_errors += 1
+            log.warning("presence of user %s not recorded: %s", message.user_id, exc)
+
+    async def _report(self, user_id: int) -> None:
         if self._is_online_here(user_id):
             await self._store.went_online(user_id)
         else:
@@ -61,4 +74,4 @@ class PresenceActor(Actor):
         self.broadcasts += 1
 
     def inspect(self) -> dict[str, Any]:
-        return {"broadcasts": self.broadcasts}
+        return {"broadcasts": self.broadcasts, "store_errors": self.store_errors}

@@ -22,6 +22,7 @@ import redis
 import trio
 from redis.connection import AbstractConnection
 
+from stores.errors import StoreUnavailable
 from stores.redis.client import RedisClient
 from supervisor import ChildContext, ChildSpec
 from viora.bus import Delivery, LocalDeliverer
@@ -56,7 +57,7 @@ class RedisBus:
         data = delivery.encode()
         try:
             await self._client.run(lambda r: r.publish(self.channel, data))
-        except Exception:
+        except StoreUnavailable:
             self.errors += 1
             raise
         self.published += 1
@@ -108,8 +109,7 @@ class RedisBus:
         while True:
             before = self.subscriptions
             try:
-                await self._subscribe_once(send)
-                raise redis.ConnectionError("subscription ended")
+                await self._subscribe_once(send)  # returns only by raising
             except (redis.RedisError, OSError) as exc:
                 self.errors += 1
                 if self.subscriptions > before:
