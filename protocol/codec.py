@@ -187,6 +187,25 @@ def encode_push(stream: str, seq: int, type: str, body: dict[str, Any]) -> bytes
     return _pack({"v": PROTOCOL_VERSION, "t": type, "s": stream, "q": seq, "b": body})
 
 
+def pack_body(body: dict[str, Any]) -> bytes:
+    """Pack a push body once, to send it to many users with :func:`encode_push_packed`."""
+    return _pack(body)
+
+
+def encode_push_packed(stream: str, seq: int, type: str, packed_body: bytes) -> bytes:
+    """The same frame as :func:`encode_push`, around a body packed beforehand.
+
+    A fan-out sends one body to thousands of users, each under its own sequence number: packing
+    the body once and splicing it in (a msgpack map is its entries one after the other, so the
+    4-entry envelope's header just becomes a 5-entry one) saves packing it thousands of times.
+    """
+    envelope = _pack({"v": PROTOCOL_VERSION, "t": type, "s": stream, "q": seq})
+    return bytes((_FIXMAP | 5,)) + envelope[1:] + _KEY_B + packed_body
+
+
+_FIXMAP = 0x80
+_KEY_B = msgpack.packb("b")
+
 _PING = msgpack.packb({"v": PROTOCOL_VERSION, "t": "ping"}, use_bin_type=True)
 
 

@@ -20,9 +20,11 @@ from protocol.codec import (
     encode_error,
     encode_ping,
     encode_push,
+    encode_push_packed,
     encode_reply,
     encode_request,
     error_from,
+    pack_body,
 )
 from protocol.errors import ErrorCode, ProtocolError, RequestId
 
@@ -240,3 +242,15 @@ def test_envelope_shaped_maps_never_escape_as_other_exceptions(frame: dict[str, 
 def test_corrupted_valid_frames_never_escape_as_other_exceptions(noise: bytes, at: int) -> None:
     frame = encode_request("echo", {"data": [1, "two", 3.0]}, id=5)
     _check_decoder_total(frame[:at] + noise + frame[at + len(noise) :])
+
+
+@given(
+    st.text(max_size=20),
+    st.integers(0, 2**53),
+    st.text(max_size=20),
+    st.dictionaries(st.text(max_size=8), st.integers(-(2**63), 2**63 - 1) | st.text(max_size=8), max_size=5),
+)
+def test_a_push_around_a_prepacked_body_is_the_same_frame(
+    stream: str, seq: int, type_: str, body: dict[str, Any]
+) -> None:
+    assert encode_push_packed(stream, seq, type_, pack_body(body)) == encode_push(stream, seq, type_, body)

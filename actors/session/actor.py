@@ -17,7 +17,7 @@ from typing import Any, Protocol
 import trio
 
 from actors.actor import Actor
-from protocol.codec import encode_push
+from protocol.codec import encode_push, encode_push_packed
 from protocol.errors import CloseCode
 
 
@@ -78,6 +78,8 @@ class Push:
     type: str
     body: dict[str, Any]
     seq: int | None = None
+    packed: bytes | None = None
+    """``body`` already packed (a fan-out packs it once for all its recipients)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -152,8 +154,8 @@ class SessionActor(Actor):
                 return self._answer(message)
             case Push(stream, type_, body, None):
                 self._push(stream, type_, body)
-            case Push(stream, type_, body, seq):
-                await self._push_numbered(stream, seq, type_, body)
+            case Push(stream, type_, body, seq, packed):
+                await self._push_numbered(stream, seq, type_, body, packed)
             case SignOut():
                 self._sign_out(message)
             case SocketsChanged():
@@ -190,7 +192,9 @@ class SessionActor(Actor):
         for socket in list(self.session.sockets):
             socket.send_frame(frame)
 
-    async def _push_numbered(self, stream: str, seq: int, type_: str, body: dict[str, Any]) -> None:
+    async def _push_numbered(
+        self, stream: str, seq: int, type_: str, body: dict[str, Any], packed: bytes | None
+    ) -> None:
         last = self.session.sequences.get(stream)
         if last is not None and seq <= last:
             return  # already delivered (by a gap repair or a resume)
@@ -198,11 +202,14 @@ class SessionActor(Actor):
             missing = await self._streams.read(self.session.user_id, stream, last, seq - last - 1)
             for event in missing:
                 self._deliver(stream, event)
-        self._deliver(stream, StreamEvent(seq, type_, body))
+        self._deliver(stream, StreamEvent(seq, type_, body), packed)
 
-    def _deliver(self, stream: str, event: StreamEvent) -> None:
+    def _deliver(self, stream: str, event: StreamEvent, packed: bytes | None = None) -> None:
         """Send a durable event to every socket that has not had it, in sequence order."""
-        frame = encode_push(stream, event.seq, event.type, event.body)
+        if packed is None:
+            frame = encode_push(stream, event.seq, event.type, event.body)
+        else:
+            frame = encode_push_packed(stream, event.seq, event.type, packed)
         for socket in list(self.session.sockets):
             cursor = socket.cursors.get(stream)
             if cursor is not None and cursor < event.seq:
