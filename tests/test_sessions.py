@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 import trio
@@ -32,6 +34,19 @@ class StoredStream:
 
     async def head(self, user_id: int, stream: str) -> int:
         return len(self.events)
+
+
+@asynccontextmanager
+async def running_directory(
+    mailbox: int = 16,
+) -> AsyncIterator[tuple[Supervisor, SessionDirectory, StoredStream]]:
+    """A sessions supervisor and its directory over an in-memory stream store, shut down after."""
+    stored = StoredStream()
+    sessions = Supervisor("sessions")
+    async with trio.open_nursery() as nursery:
+        await nursery.start(sessions.run)
+        yield sessions, SessionDirectory(sessions, mailbox=mailbox, idle_s=30.0, streams=stored), stored
+        await sessions.shutdown()
 
 
 def session_children(runtime: Runtime) -> list[dict[str, Any]]:
@@ -81,10 +96,7 @@ class FakeSocket:
 
 
 async def test_pushes_are_numbered_per_stream_and_idle_sessions_stop(autojump_clock: Any) -> None:
-    sessions = Supervisor("sessions")
-    directory = SessionDirectory(sessions, mailbox=8, idle_s=30.0, streams=StoredStream())
-    async with trio.open_nursery() as nursery:
-        await nursery.start(sessions.run)
+    async with running_directory(mailbox=8) as (sessions, directory, _stored):
         socket = FakeSocket(1)
         ref = await directory.attach(7, "mia", socket)
         for n in range(3):
@@ -107,14 +119,10 @@ async def test_pushes_are_numbered_per_stream_and_idle_sessions_stop(autojump_cl
         await trio.testing.wait_all_tasks_blocked()
         assert not sessions.has_child("user:7")
         assert directory.session(7) is None
-        await sessions.shutdown()
 
 
 async def test_a_socket_attaching_during_the_idle_period_keeps_the_session(autojump_clock: Any) -> None:
-    sessions = Supervisor("sessions")
-    directory = SessionDirectory(sessions, mailbox=8, idle_s=30.0, streams=StoredStream())
-    async with trio.open_nursery() as nursery:
-        await nursery.start(sessions.run)
+    async with running_directory(mailbox=8) as (_sessions, directory, _stored):
         first = FakeSocket(1)
         ref = await directory.attach(7, "mia", first)
         directory.detach(7, first)
@@ -124,14 +132,10 @@ async def test_a_socket_attaching_during_the_idle_period_keeps_the_session(autoj
         assert again is ref and ref.alive
         session: UserSession | None = directory.session(7)
         assert session is not None and len(session.sockets) == 1
-        await sessions.shutdown()
 
 
 async def test_directory_push_reaches_online_users_only(autojump_clock: Any) -> None:
-    sessions = Supervisor("sessions")
-    directory = SessionDirectory(sessions, mailbox=8, idle_s=30.0, streams=StoredStream())
-    async with trio.open_nursery() as nursery:
-        await nursery.start(sessions.run)
+    async with running_directory(mailbox=8) as (_sessions, directory, _stored):
         socket = FakeSocket(1)
         ref = await directory.attach(7, "mia", socket)
         assert await directory.push(7, "media", "media.progress", {"media_id": 1}) is True
@@ -144,15 +148,10 @@ async def test_directory_push_reaches_online_users_only(autojump_clock: Any) -> 
             "media.progress",
             {"media_id": 1},
         )
-        await sessions.shutdown()
 
 
 async def test_numbered_pushes_arrive_in_order_and_gaps_are_repaired_from_the_store() -> None:
-    stored = StoredStream()
-    sessions = Supervisor("sessions")
-    directory = SessionDirectory(sessions, mailbox=16, idle_s=30.0, streams=stored)
-    async with trio.open_nursery() as nursery:
-        await nursery.start(sessions.run)
+    async with running_directory(mailbox=16) as (_sessions, directory, stored):
         socket = FakeSocket(1)
         ref = await directory.attach(7, "mia", socket)
         assert await ref.ask(SessionRequest("stream.resume", {"stream": "home"}, socket)) == {
@@ -173,15 +172,10 @@ async def test_numbered_pushes_arrive_in_order_and_gaps_are_repaired_from_the_st
         await ref.ask(Push("media", "flush", {}))
         seqs = [decode_server_frame(f).seq for f in socket.frames if decode_server_frame(f).stream == "home"]
         assert seqs == [1, 2, 3, 4, 5], "no gap, no duplicate, in order"
-        await sessions.shutdown()
 
 
 async def test_resume_replays_what_a_socket_missed_then_continues_live() -> None:
-    stored = StoredStream()
-    sessions = Supervisor("sessions")
-    directory = SessionDirectory(sessions, mailbox=16, idle_s=30.0, streams=stored)
-    async with trio.open_nursery() as nursery:
-        await nursery.start(sessions.run)
+    async with running_directory(mailbox=16) as (_sessions, directory, stored):
         online = FakeSocket(1)
         ref = await directory.attach(7, "mia", online)
         await ref.ask(SessionRequest("stream.resume", {"stream": "home", "after": 0}, online))
@@ -207,4 +201,3 @@ async def test_resume_replays_what_a_socket_missed_then_continues_live() -> None
         assert [
             decode_server_frame(f).seq for f in online.frames if decode_server_frame(f).stream == "home"
         ] == [1, 2, 3, 4, 5, 6]
-        await sessions.shutdown()

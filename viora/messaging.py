@@ -12,33 +12,13 @@ from __future__ import annotations
 from typing import Any
 
 from stores.errors import Blocked
-from stores.messaging import Conversation, Message, MessageStore, ReceiptKind
+from stores.messaging import MessageStore, ReceiptKind
 from stores.social import SocialStore
 from stores.timeline import TimelineStore
 from viora.bus import Delivery, EventBus
+from viora.wire import conversation_json, message_json
 
 DM_STREAM = "dm"
-
-
-def conversation_json(conversation: Conversation) -> dict[str, Any]:
-    return {
-        "id": conversation.id,
-        "kind": conversation.kind,
-        "title": conversation.title,
-        "created_by": conversation.created_by,
-        "created_at": conversation.created_at,
-        "member_ids": list(conversation.member_ids),
-    }
-
-
-def message_json(message: Message) -> dict[str, Any]:
-    return {
-        "id": message.id,
-        "conversation_id": message.conversation_id,
-        "sender_id": message.sender_id,
-        "text": message.text,
-        "created_at": message.created_at,
-    }
 
 
 class MessagingService:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from stores.messaging import Conversation, Message
 from stores.social import Comment, Post, Profile
 
 
@@ -43,4 +44,25 @@ def profile_json(profile: Profile) -> dict[str, Any]:
         "followers": profile.followers,
         "following": profile.following,
         "posts": profile.posts,
+    }
+
+
+def conversation_json(conversation: Conversation) -> dict[str, Any]:
+    return {
+        "id": conversation.id,
+        "kind": conversation.kind,
+        "title": conversation.title,
+        "created_by": conversation.created_by,
+        "created_at": conversation.created_at,
+        "member_ids": list(conversation.member_ids),
+    }
+
+
+def message_json(message: Message) -> dict[str, Any]:
+    return {
+        "id": message.id,
+        "conversation_id": message.conversation_id,
+        "sender_id": message.sender_id,
+        "text": message.text,
+        "created_at": message.created_at,
     }
