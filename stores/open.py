@@ -14,9 +14,11 @@ from stores.postgres.messaging import PostgresMessageStore
 from stores.postgres.social import PostgresSocialStore
 from stores.postgres.timeline import PostgresTimelineStore
 from stores.postgres.users import PostgresUserStore
+from stores.qdrant.open import open_vectors
 from stores.social import SocialStore
 from stores.timeline import TimelineStore
 from stores.users import UserStore
+from stores.vectors import VectorStore
 from viora.config import Settings
 
 
@@ -28,6 +30,8 @@ class Stores:
     messages: MessageStore
     timeline: TimelineStore
     """In Cassandra when ``settings.cassandra_hosts`` is set, else in PostgreSQL."""
+    vectors: VectorStore
+    """A Qdrant server when ``settings.qdrant_url`` is set, else embedded under ``data_dir/vectors``."""
     dsn: str
     embedded: bool
     """True when we started PostgreSQL ourselves under ``settings.data_dir``."""
@@ -56,12 +60,14 @@ async def open_stores(settings: Settings) -> AsyncIterator[Stores]:
             )
         else:
             timeline = PostgresTimelineStore(db)
+        vectors = await stack.enter_async_context(open_vectors(settings))
         yield Stores(
             db=db,
             users=PostgresUserStore(db),
             social=PostgresSocialStore(db),
             messages=PostgresMessageStore(db),
             timeline=timeline,
+            vectors=vectors,
             dsn=dsn,
             embedded=embedded,
         )

@@ -114,6 +114,51 @@ class Settings:
     media_poll_s: float = 1.0
     """How often idle dispatchers look for due retries and expired leases (new uploads wake them at once)."""
 
+    # --- moderation (ml/moderation/) --------------------------------------------------
+    moderation_image_threshold: float = 0.5
+    """NudeNet score of an exposed-nudity detection (``NSFW_LABELS``) at or above which an image or
+    video frame is flagged. The detector reports nothing under 0.2; the clean sample photos have no
+    NSFW detection at all."""
+    moderation_text_threshold: float = 0.8
+    """alt-profanity-check probability at or above which a caption, comment or DM is flagged. Above
+    the model's own 0.5: mild everyday sentences score 0.6-0.8, outright profanity ~1.0."""
+    moderation_zero_shot_threshold: float = 0.9
+    """CLIP zero-shot probability of the NSFW prompts that flags an image even when NudeNet did not."""
+    moderation_threads: int = 1
+    """Moderation inferences at once. One: onnxruntime already spreads an inference over the cores."""
+
+    # --- embedder (ml/clip.py, actors/embedder/) ----------------------------------------
+    clip_model: str = "ViT-B-32"
+    """open_clip model name (``viora-tiny`` is the tiny random-init test model)."""
+    clip_pretrained: str | None = None
+    """open_clip pretrained tag. Hubs are unreachable here: the weights must already be cached.
+    ``None`` with no checkpoint: random init — the real compute, no semantic quality."""
+    clip_checkpoint: Path | None = None
+    """A local checkpoint file for ``clip_model``; wins over ``clip_pretrained``."""
+    embedder_max_batch: int = 32
+    """Requests embedded in one forward pass at most."""
+    embedder_max_wait_ms: float = 10.0
+    """How long a batch waits for more requests after its first one arrived before it runs."""
+    embedder_queue: int = 256
+    """Requests waiting for the embedder; beyond it callers get ``busy`` at once."""
+    embedder_timeout_s: float = 30.0
+    """Default time a caller waits for its vector (queueing and inference)."""
+
+    # --- vectors (stores/vectors.py, stores/qdrant/) -------------------------------------
+    qdrant_url: str | None = None
+    """A Qdrant server for the vectors. ``None`` keeps them in Qdrant embedded in-process
+    (qdrant-edge) under ``data_dir/vectors``; that directory serves one process only."""
+    qdrant_api_key: str | None = None
+    qdrant_collection: str = "viora_media"
+    qdrant_exact: bool = False
+    """Exact search on the server instead of its HNSW index (the embedded store is always exact)."""
+    qdrant_hnsw_ef: int = 512
+    """HNSW ``ef`` of server searches: high, because the default lost recall in our measurements."""
+    vector_dim: int = 512
+    """Dimension of the stored embeddings: must match the CLIP model's output."""
+    vector_threads: int = 4
+    """Vector store calls running at once in worker threads."""
+
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     @classmethod

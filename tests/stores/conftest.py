@@ -6,6 +6,9 @@ is skipped when that server is unreachable, except under ``CI=true`` where it fa
 CI cannot silently lose half of its coverage. Tests never touch the admin database itself: they
 get a scratch database created for them and dropped afterwards.
 
+``vector_store`` runs the vector contract on the embedded Qdrant, on qdrant-client's local mode
+and on a Qdrant server at ``VIORA_QDRANT_URL`` (skipped when unset).
+
 ``timeline_store`` runs the timeline contract on both PostgreSQL implementations and on Cassandra
 at ``VIORA_CASSANDRA_HOSTS`` (skipped when unset: no Cassandra server comes with the project).
 """
@@ -18,12 +21,14 @@ import uuid
 from collections import defaultdict
 from collections.abc import AsyncIterator, Callable, Iterator
 from datetime import UTC, datetime
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
 import pytest
 from cassandra.cluster import Cluster
 from pgtools import reachable_server_dsn, scratch_database
+from qdrant_client import QdrantClient
 
 from stores.cassandra import CassandraTimelineStore, open_cassandra_timeline
 from stores.cassandra import schema as cassandra_schema
@@ -34,7 +39,9 @@ from stores.postgres.database import Database, open_database
 from stores.postgres.social import PostgresSocialStore
 from stores.postgres.timeline import PostgresTimelineStore
 from stores.postgres.users import PostgresUserStore
+from stores.qdrant import open_edge_vectors, open_server_vectors
 from stores.timeline import TimelineStore
+from stores.vectors import VectorStore
 
 _KEYSPACE = f"viora_test_{uuid.uuid4().hex[:12]}"
 """The Cassandra keyspace of this test run."""
@@ -219,3 +226,42 @@ def _execute_one_by_one(
 ) -> list[tuple[bool, _Rows]]:
     """``cassandra.concurrent.execute_concurrent_with_args`` for the stand-in session."""
     return [(True, session.execute(statement, params)) for params in parameters]
+
+
+# --- vectors --------------------------------------------------------------------------------
+
+
+@pytest.fixture(params=["edge", "client-local", "qdrant-server"])
+def vector_backend(request: pytest.FixtureRequest) -> tuple[str, str]:
+    """(param, Qdrant server URL or ""): skipped here, outside Trio, so the reason is reported."""
+    if request.param != "qdrant-server":
+        return request.param, ""
+    url = os.environ.get("VIORA_QDRANT_URL")
+    if not url:
+        pytest.skip("no Qdrant server: set VIORA_QDRANT_URL=http://host:6333 to test that backend")
+    return request.param, url
+
+
+@pytest.fixture
+async def vector_store(vector_backend: tuple[str, str], tmp_path: Path) -> AsyncIterator[VectorStore]:
+    """The VectorStore contract's subject, empty: the embedded qdrant-edge store; the qdrant-client
+    store on the client's local mode (the server backend's code, without a server); and that store
+    on a Qdrant server at ``VIORA_QDRANT_URL`` (skipped when unset: no server comes with the
+    project), in a collection of its own that is dropped afterwards."""
+    param, url = vector_backend
+    if param == "edge":
+        async with open_edge_vectors(tmp_path / "vectors") as store:
+            yield store
+        return
+    if param == "client-local":
+        # One call at a time: local mode is not thread-safe (a search racing an upsert fails).
+        async with open_server_vectors(QdrantClient(location=":memory:"), "test", threads=1) as store:
+            yield store
+        return
+    collection = f"viora_test_{uuid.uuid4().hex[:12]}"
+    # Exact search, as the embedded store: the suite checks semantics, not the server's HNSW.
+    async with open_server_vectors(QdrantClient(url=url), collection, exact=True) as store:
+        yield store
+    cleanup = QdrantClient(url=url)
+    cleanup.delete_collection(collection)
+    cleanup.close()

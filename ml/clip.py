@@ -1,0 +1,171 @@
+"""CLIP models from open_clip, loaded for real, with the model's own preprocessing and tokenizer.
+
+A model is named as open_clip names it (``ViT-B-32``) and gets its weights from a pretrained tag
+(``openai``, ``laion2b_s34b_b79k``…), from a local checkpoint file, or from nowhere: random init.
+Model hubs are unreachable on our machines and no weights ship with the project, so the default
+(ViT-B-32, random init) starts without a download — with the real architecture and compute, and no
+semantic quality at all. :attr:`ClipModel.quality` says which of these a running model is.
+
+Work is split so a batching caller can fail one input without failing its batch-mates:
+:meth:`ClipModel.prepare_image` / :meth:`ClipModel.prepare_text` turn one input into a tensor
+(raising :class:`BadInput` for that input alone); :meth:`ClipModel.encode_images` /
+:meth:`ClipModel.encode_texts` run one forward pass over a stacked batch. Every method here is
+blocking CPU/GPU work: call it from a worker thread, never from the event loop.
+
+A pretrained tag that is not in the local cache makes open_clip ask the hub; where hubs are
+unreachable, run with ``HF_HUB_OFFLINE=1`` so that fails at once instead of retrying for ~46 s
+(huggingface_hub reads it at import, so it must be in the environment before start).
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+import open_clip
+import torch
+from PIL import Image, UnidentifiedImageError
+
+from ml.tiny import TINY_MODEL, register_tiny
+
+if TYPE_CHECKING:
+    from viora.config import Settings
+
+ImageInput = Image.Image | bytes
+"""A decoded image, or the bytes of an encoded one (JPEG, PNG, WebP…), decoded when prepared."""
+
+RANDOM_INIT_QUALITY = "random-init: plumbing only, no semantic quality"
+
+
+class BadInput(ValueError):
+    """One input cannot be embedded (not an image, not text…): its request fails, no other."""
+
+
+@dataclass(frozen=True)
+class ClipSource:
+    """Which model to build and where its weights come from."""
+
+    model: str = "ViT-B-32"
+    pretrained: str | None = None
+    """An open_clip pretrained tag; needs the weights in the local cache (hubs are unreachable)."""
+    checkpoint: Path | None = None
+    """A local checkpoint file (a state dict for ``model``); wins over ``pretrained``."""
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> ClipSource:
+        return cls(settings.clip_model, settings.clip_pretrained, settings.clip_checkpoint)
+
+    @property
+    def quality(self) -> str:
+        """What the vectors are worth, in words operators and the README can repeat."""
+        if self.checkpoint is not None:
+            return f"checkpoint {self.checkpoint.name}"
+        if self.pretrained:
+            return f"pretrained {self.pretrained}"
+        return RANDOM_INIT_QUALITY
+
+
+class ClipModel:
+    """One loaded CLIP model: both towers, its preprocessing, its tokenizer, its device."""
+
+    def __init__(
+        self,
+        source: ClipSource,
+        model: torch.nn.Module,
+        preprocess: Callable[[Image.Image], torch.Tensor],
+        tokenizer: Callable[[list[str]], torch.Tensor],
+        device: torch.device,
+    ) -> None:
+        self.source = source
+        self.name = source.model
+        self.quality = source.quality
+        self.device = device
+        self._model = model.eval()
+        self._dtype = next(model.parameters()).dtype
+        self._preprocess = preprocess
+        self._tokenizer = tokenizer
+        self.dim: int = int(open_clip.get_model_config(source.model)["embed_dim"])
+
+    # ----------------------------------------------------------------- one input at a time
+
+    def prepare_image(self, image: ImageInput) -> torch.Tensor:
+        """Decode (if bytes) and preprocess one image into a ``(3, H, W)`` float tensor on the CPU."""
+        if isinstance(image, bytes | bytearray | memoryview):
+            try:
+                with Image.open(io.BytesIO(image)) as decoded:
+                    decoded.load()
+                    image = decoded.copy()
+            except (UnidentifiedImageError, OSError, Image.DecompressionBombError) as exc:
+                raise BadInput(f"not a decodable image: {exc}") from exc
+        if not isinstance(image, Image.Image):
+            raise BadInput(f"expected an image or its bytes, got {type(image).__name__}")
+        return self._preprocess(image)
+
+    def prepare_text(self, text: str) -> torch.Tensor:
+        """Tokenize one text (truncated to the model's context length) into a 1-D token tensor."""
+        if not isinstance(text, str):
+            raise BadInput(f"expected text, got {type(text).__name__}")
+        return self._tokenizer([text])[0]
+
+    # ----------------------------------------------------------------- one forward pass per batch
+
+    def encode_images(self, batch: torch.Tensor) -> np.ndarray:
+        """One forward pass of the image tower: ``(n, 3, H, W)`` → ``(n, dim)`` float32 unit rows."""
+        with torch.inference_mode():
+            out = self._model.encode_image(batch.to(self.device, self._dtype), normalize=True)
+        return _unit_rows(out)
+
+    def encode_texts(self, batch: torch.Tensor) -> np.ndarray:
+        """One forward pass of the text tower: ``(n, context)`` tokens → ``(n, dim)`` unit rows."""
+        with torch.inference_mode():
+            out = self._model.encode_text(batch.to(self.device), normalize=True)
+        return _unit_rows(out)
+
+    # ----------------------------------------------------------------- conveniences
+
+    def embed_images(self, images: Sequence[ImageInput]) -> np.ndarray:
+        """Prepare and encode ``images`` in one pass (any bad input raises :class:`BadInput`)."""
+        return self.encode_images(torch.stack([self.prepare_image(i) for i in images]))
+
+    def embed_texts(self, texts: Sequence[str]) -> np.ndarray:
+        return self.encode_texts(torch.stack([self.prepare_text(t) for t in texts]))
+
+
+def _unit_rows(out: torch.Tensor) -> np.ndarray:
+    # Normalised again in float32: half-precision rows (CUDA) are only unit to ~1e-3.
+    rows = out.float().cpu().numpy()
+    return rows / np.linalg.norm(rows, axis=1, keepdims=True)
+
+
+def pick_device() -> torch.device:
+    """CUDA when present; otherwise the CPU with one torch thread per core (the default may be fewer)."""
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    torch.set_num_threads(os.cpu_count() or 1)
+    return torch.device("cpu")
+
+
+def load_clip(source: ClipSource, device: torch.device | None = None) -> ClipModel:
+    """Build the model ``source`` names (blocking: seconds for ViT-B-32; run it in a thread).
+
+    Half precision on CUDA (CLIP inference loses nothing that matters; twice the throughput),
+    float32 on the CPU (half is slower there).
+    """
+    device = device or pick_device()
+    if source.model == TINY_MODEL:
+        register_tiny()
+    weights = str(source.checkpoint) if source.checkpoint is not None else source.pretrained
+    if source.checkpoint is not None and not source.checkpoint.is_file():
+        raise FileNotFoundError(f"CLIP checkpoint not found: {source.checkpoint}")
+    model, _, preprocess = open_clip.create_model_and_transforms(
+        source.model,
+        pretrained=weights,
+        device=device,
+        precision="fp16" if device.type == "cuda" else "fp32",
+    )
+    return ClipModel(source, model, preprocess, open_clip.get_tokenizer(source.model), device)
