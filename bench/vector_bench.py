@@ -100,7 +100,9 @@ async def _local_mode(path: Path) -> AsyncIterator[VectorStore]:
 
 
 async def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--compare", action="store_true", help="qdrant-edge against qdrant-client local mode")
     parser.add_argument("--points", type=int, default=None, help="default 100000, or 10000 with --compare")
     parser.add_argument("--queries", type=int, default=None, help="default 300, or 100 with --compare")

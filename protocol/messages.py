@@ -303,6 +303,7 @@ register(
     )
 )
 
+import protocol.intelligence_messages  # noqa: E402  (registers the intelligence catalogue)
 import protocol.media_messages  # noqa: E402  (registers the media catalogue)
 import protocol.messaging_messages  # noqa: E402  (registers the messaging catalogue)
 import protocol.social_messages  # noqa: E402, F401  (registers the social catalogue)

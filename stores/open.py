@@ -6,8 +6,10 @@ from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 
+from stores.analysis import AnalysisStore
 from stores.cassandra import open_cassandra_timeline
 from stores.messaging import MessageStore
+from stores.postgres.analysis import PostgresAnalysisStore
 from stores.postgres.database import Database, open_database
 from stores.postgres.embedded import embedded_postgres
 from stores.postgres.messaging import PostgresMessageStore
@@ -31,6 +33,7 @@ class Stores:
     timeline: TimelineStore
     """In Cassandra when ``settings.cassandra_hosts`` is set, else in PostgreSQL."""
     vectors: VectorStore
+    analysis: AnalysisStore
     """A Qdrant server when ``settings.qdrant_url`` is set, else embedded under ``data_dir/vectors``."""
     dsn: str
     embedded: bool
@@ -68,6 +71,7 @@ async def open_stores(settings: Settings) -> AsyncIterator[Stores]:
             messages=PostgresMessageStore(db),
             timeline=timeline,
             vectors=vectors,
+            analysis=PostgresAnalysisStore(db),
             dsn=dsn,
             embedded=embedded,
         )

@@ -13,6 +13,7 @@ import trio
 from live import ADMIN_TOKEN, PASSWORD, ServerProcess, run_server_process
 from pgtools import embedded_cluster, scratch_database
 
+from ml.tiny import TINY_CONFIG, TINY_MODEL
 from viora.client import Client
 from viora.config import Settings
 from viora.runtime import Runtime
@@ -36,6 +37,8 @@ def server_settings(embedded_pg_admin_dsn: str) -> Iterator[Settings]:
             admin_token=ADMIN_TOKEN,
             heartbeat_interval_s=30.0,
             heartbeat_timeout_s=90.0,
+            clip_model=TINY_MODEL,  # plumbing tests: the tiny random-init CLIP, built in ~0.3 s
+            vector_dim=TINY_CONFIG["embed_dim"],
         )
 
 

@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 from pgtools import scratch_database
 
+from ml.tiny import TINY_CONFIG, TINY_MODEL
 from viora.client import Client, ServerError
 
 ADMIN_TOKEN = "test-admin-token"
@@ -73,6 +74,9 @@ def serve_process(dsn: str, **env_overrides: str) -> Iterator[ServerProcess]:
             "VIORA_PG_DSN": dsn,
             "VIORA_PORT": str(port),
             "VIORA_ADMIN_TOKEN": ADMIN_TOKEN,
+            "VIORA_CLIP_MODEL": TINY_MODEL,
+            "VIORA_VECTOR_DIM": str(TINY_CONFIG["embed_dim"]),
+            "HF_HUB_OFFLINE": "1",
             **env_overrides,
         }
         process = subprocess.Popen([sys.executable, "-m", "viora.cli", "serve"], env=env)

@@ -111,14 +111,20 @@ def detection(label: str, score: float) -> dict[str, Any]:
 
 
 def test_benign_labels_never_flag_however_confident() -> None:
-    benign = [detection(label, 0.99) for label in ("FACE_FEMALE", "FEMALE_BREAST_COVERED", "MALE_BREAST_EXPOSED")]
+    benign = [
+        detection(label, 0.99) for label in ("FACE_FEMALE", "FEMALE_BREAST_COVERED", "MALE_BREAST_EXPOSED")
+    ]
     verdict = verdict_from_detections(benign, threshold=0.5)
     assert not verdict.flagged and verdict.score == 0.0
     assert verdict.labels["FACE_FEMALE"] == 0.99
 
 
 def test_an_exposed_label_flags_at_the_threshold() -> None:
-    found = [detection("FACE_FEMALE", 0.9), detection("BUTTOCKS_EXPOSED", 0.3), detection("BUTTOCKS_EXPOSED", 0.6)]
+    found = [
+        detection("FACE_FEMALE", 0.9),
+        detection("BUTTOCKS_EXPOSED", 0.3),
+        detection("BUTTOCKS_EXPOSED", 0.6),
+    ]
     verdict = verdict_from_detections(found, threshold=0.6)
     assert verdict.flagged and verdict.score == 0.6
     assert verdict.labels == {"FACE_FEMALE": 0.9, "BUTTOCKS_EXPOSED": 0.6}

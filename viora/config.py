@@ -76,6 +76,10 @@ class Settings:
     """A SessionActor with no sockets for this long stops (its user can sign in again at any time)."""
     shutdown_drain_s: float = 5.0
     presence_mailbox: int = 4096
+    index_mailbox: int = 4096
+    """Queued content-analysis jobs (new media, new posts)."""
+    admin_users: str = ""
+    """Comma-separated usernames allowed the moderation review list over the protocol."""
     """Queued presence changes; a burst of sign-ins beyond it drops changes (counted in the tree)."""
 
     # --- feeds -------------------------------------------------------------------------
@@ -119,7 +123,7 @@ class Settings:
     """NudeNet score of an exposed-nudity detection (``NSFW_LABELS``) at or above which an image or
     video frame is flagged. The detector reports nothing under 0.2; the clean sample photos have no
     NSFW detection at all."""
-    moderation_text_threshold: float = 0.8
+    moderation_text_threshold: float = 0.95
     """alt-profanity-check probability at or above which a caption, comment or DM is flagged. Above
     the model's own 0.5: mild everyday sentences score 0.6-0.8, outright profanity ~1.0."""
     moderation_zero_shot_threshold: float = 0.9

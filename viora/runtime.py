@@ -5,6 +5,8 @@ Tree (children start top to bottom and stop bottom to top)::
     /viora                   one_for_one
       loop-probe             event-loop lag
       presence               who is online; tells followers when users come and go
+      embedder               batching CLIP embedder (one model, one inference at a time)
+      indexer                moderation of new media, embeddings and alignment of new posts
       sessions               one SessionActor per signed-in user (started on demand)
       feed                   FeedActors: fan-out of new posts to followers' home timelines
       media                  MediaActors + the dispatcher of durable media jobs (see actors/media/service.py)
@@ -27,11 +29,14 @@ from pathlib import Path
 import trio
 
 from actors.actor import ActorRef, actor_spec
+from actors.embedder import EmbedderService
+from actors.embedder.indexer import AnalyseMedia, IndexActor
 from actors.feed.actor import FeedRouter
 from actors.media.service import MediaService
 from actors.session.connection import Services, SocketRegistry
 from actors.session.directory import SessionDirectory
 from actors.session.presence import PresenceActor, PresenceChanged
+from ml.moderation import Moderation
 from stores.open import Stores, open_stores
 from stores.postgres.media import PostgresMediaStore
 from stores.presence import InProcessPresence, PresenceStore
@@ -42,6 +47,7 @@ from supervisor import ChildContext, ChildSpec, Supervisor
 from viora.accounts import Accounts
 from viora.bus import EventBus, InProcessBus, LocalDeliverer, user_pusher
 from viora.config import Settings
+from viora.intelligence import IntelligenceService
 from viora.messaging import MessagingService
 from viora.probe import LoopLagProbe
 from viora.social import SocialService
@@ -92,6 +98,39 @@ def live_delivery(
     return bus, presence, [bus.child_spec(), presence.child_spec()]
 
 
+@dataclass
+class ContentServices:
+    """Media processing and content understanding, and the actor that connects them."""
+
+    media: MediaService
+    embedder: EmbedderService
+    intelligence: IntelligenceService
+    index_ref: ActorRef[IndexActor]
+    index_spec: ChildSpec
+
+    @classmethod
+    def build(cls, settings: Settings, stores: Stores, bus: EventBus) -> ContentServices:
+        index_ref: ActorRef[IndexActor] = ActorRef("indexer", settings.index_mailbox)
+        media = MediaService(
+            settings,
+            PostgresMediaStore(stores.db),
+            user_pusher(bus),
+            on_ready=lambda media_id: index_ref.try_tell(AnalyseMedia(media_id)),
+        )
+        embedder = EmbedderService(settings)
+        intelligence = IntelligenceService(
+            media=media.store,
+            blobs=media.blobs,
+            analysis=stores.analysis,
+            vectors=stores.vectors,
+            social=stores.social,
+            embedder=embedder.client,
+            moderation=Moderation.from_settings(settings),
+        )
+        index_spec, _ = actor_spec("indexer", lambda: IndexActor(intelligence), ref=index_ref)
+        return cls(media, embedder, intelligence, index_ref, index_spec)
+
+
 @asynccontextmanager
 async def open_runtime(settings: Settings, http: HttpServer | None = None) -> AsyncIterator[Runtime]:
     """Open the stores, start the supervision tree (with ``http`` as its last child), and on exit
@@ -126,6 +165,7 @@ async def open_runtime(settings: Settings, http: HttpServer | None = None) -> As
             write_limit=settings.fanout_write_limit,
             mailbox=settings.feed_mailbox,
         )
+        content = ContentServices.build(settings, stores, bus)
         services = Services(
             settings=settings,
             accounts=Accounts(stores.users, settings),
@@ -139,16 +179,21 @@ async def open_runtime(settings: Settings, http: HttpServer | None = None) -> As
                 bus=bus,
                 feed=feed,
                 presence=presence,
+                intelligence=content.intelligence,
+                index=content.index_ref,
                 fanout_write_limit=settings.fanout_write_limit,
             ),
             presence=presence,
             messaging=MessagingService(stores.messages, stores.social, stores.timeline, bus),
+            intelligence=content.intelligence,
         )
-        media = MediaService(settings, PostgresMediaStore(stores.db), user_pusher(bus))
+        media = content.media
         probe = LoopLagProbe(settings.loop_lag_probe_s)
         children = [
             ChildSpec("loop-probe", probe.run),
             presence_spec,
+            content.embedder.child_spec(),
+            content.index_spec,
             sessions.child_spec(shutdown_s=settings.shutdown_drain_s),
             Supervisor("feed", feed.specs).child_spec(shutdown_s=settings.shutdown_drain_s),
             media.child_spec(),

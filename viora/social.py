@@ -12,6 +12,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from actors.actor import ActorRef
+from actors.embedder.indexer import IndexActor, IndexPost
 from actors.feed.actor import FeedRouter
 from stores.errors import NotFound
 from stores.presence import PresenceStore
@@ -19,6 +21,7 @@ from stores.social import Post, SocialStore
 from stores.timeline import TimelineStore
 from stores.users import UserStore
 from viora.bus import Delivery, EventBus
+from viora.intelligence import IntelligenceService
 from viora.streams import POST_CREATED, TimelineStreams
 from viora.wire import comment_json, post_json, profile_json
 
@@ -38,6 +41,8 @@ class SocialService:
         bus: EventBus,
         feed: FeedRouter,
         presence: PresenceStore,
+        intelligence: IntelligenceService,
+        index: ActorRef[IndexActor],
         fanout_write_limit: int,
     ) -> None:
         self._users = users
@@ -47,6 +52,8 @@ class SocialService:
         self._bus = bus
         self._feed = feed
         self._presence = presence
+        self._intelligence = intelligence
+        self._index = index
         self._fanout_write_limit = fanout_write_limit
 
     # ------------------------------------------------------------------ profiles and graph
@@ -115,19 +122,22 @@ class SocialService:
         await self._timeline.append([author_id], "posts", POST_CREATED, {"post_id": post.id})
         await self._record_activity(author_id, {"kind": "post", "post_id": post.id})
         await self._feed.fan_out(post)
+        await self._index.tell(IndexPost(post.id))
         await self._notify_mentions(
             author_id, text, {"kind": "mention", "actor_id": author_id, "post_id": post.id}
         )
         return post_json(post)
 
     async def get_post(self, viewer_id: int, post_id: int) -> dict[str, Any]:
-        return post_json(await self._visible_post(viewer_id, post_id))
+        post = post_json(await self._visible_post(viewer_id, post_id))
+        return (await self._intelligence.annotate(viewer_id, [post]))[0]
 
     async def edit_post(self, user_id: int, post_id: int, text: str) -> dict[str, Any]:
         return post_json(await self._social.edit_post(post_id, user_id, text))
 
     async def delete_post(self, user_id: int, post_id: int) -> None:
         await self._social.delete_post(post_id, user_id)
+        await self._intelligence.forget_post(post_id)
 
     async def like(self, user_id: int, post_id: int) -> bool:
         post = await self._visible_post(user_id, post_id)
@@ -190,7 +200,7 @@ class SocialService:
                     posts.append(post_json(post))
         posts.sort(key=lambda p: (p["created_at"], p["id"]), reverse=True)
         cursor = entries[-1].seq if len(entries) == limit else None
-        return {"posts": posts, "cursor": cursor}
+        return {"posts": await self._intelligence.annotate(user_id, posts), "cursor": cursor}
 
     async def user_timeline(
         self, viewer_id: int, user_id: int, before: int | None, limit: int
@@ -198,8 +208,9 @@ class SocialService:
         await self._require_visible(viewer_id, user_id)
         entries = await self._timeline.read_before(user_id, "posts", before, limit)
         events = await self._streams.hydrate(viewer_id, entries)
+        posts = [e.body["post"] for e in events if e.type == POST_CREATED]
         return {
-            "posts": [e.body["post"] for e in events if e.type == POST_CREATED],
+            "posts": await self._intelligence.annotate(viewer_id, posts),
             "cursor": entries[-1].seq if len(entries) == limit else None,
         }
 

@@ -136,6 +136,7 @@ class MediaActor(Actor):
     async def _publish(store: BlobStore, rendition: Rendition) -> dict[str, Any]:
         blob = await store.put_file(rendition.path, rendition.suffix)
         entry = {
+            "key": blob.key,
             "url": store.url(blob.key),
             "content_type": rendition.content_type,
             "width": rendition.width,

@@ -45,11 +45,18 @@ TRANSIENT = (ActorCrashed, AskTimeout, StoreUnavailable, BlobMissing, OSError)
 
 class Dispatcher:
     def __init__(
-        self, store: MediaStore, actors: Sequence[ActorRef[MediaActor]], settings: Settings, push: Push
+        self,
+        store: MediaStore,
+        actors: Sequence[ActorRef[MediaActor]],
+        settings: Settings,
+        push: Push,
+        on_ready: Callable[[int], object] = lambda media_id: None,
     ) -> None:
         self._store = store
         self._actors = list(actors)
         self._push = push
+        self._on_ready = on_ready
+        """Told each media id that becomes ready (content analysis starts there)."""
         self._lease_s = settings.media_lease_s
         self._poll_s = settings.media_poll_s
         self._max_attempts = settings.media_max_attempts
@@ -129,6 +136,7 @@ class Dispatcher:
             self.counts["lease_lost"] += 1
             return
         self.counts["ready"] += 1
+        self._on_ready(job.media_id)
         await self._notify(job, MediaState.READY, progress=1.0, variants=outcome.variants)
 
     async def _fail(self, job: ClaimedJob, reason: str) -> None:

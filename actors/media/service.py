@@ -12,6 +12,8 @@ handed to a worker that is shutting down.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import trio
 
 from actors.actor import actor_spec
@@ -31,7 +33,13 @@ RESTART_INTENSITY = (10, 60.0)
 
 
 class MediaService:
-    def __init__(self, settings: Settings, store: MediaStore, push: Push) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        store: MediaStore,
+        push: Push,
+        on_ready: Callable[[int], object] = lambda media_id: None,
+    ) -> None:
         self.store = store
         self.blobs = MediaBlobs.local(settings.media_dir, FILES_URL_PREFIX)
         # One limiter for all decoding: jobs and upload probes share the cores, and the event loop
@@ -47,7 +55,7 @@ class MediaService:
             )
             specs.append(spec)
             refs.append(ref)
-        self.dispatcher = Dispatcher(store, refs, settings, push)
+        self.dispatcher = Dispatcher(store, refs, settings, push, on_ready)
         specs.append(ChildSpec("dispatcher", self.dispatcher.run, shutdown_s=settings.shutdown_drain_s))
         intensity, period_s = RESTART_INTENSITY
         self.supervisor = Supervisor(

@@ -31,6 +31,7 @@ from viora.config import Settings
 if TYPE_CHECKING:
     from actors.session.directory import SessionDirectory
     from viora.accounts import Accounts, SignedIn
+    from viora.intelligence import IntelligenceService
     from viora.messaging import MessagingService
     from viora.social import SocialService
 
@@ -61,6 +62,7 @@ class Services:
     sockets: SocketRegistry
     social: SocialService
     messaging: MessagingService
+    intelligence: IntelligenceService
     presence: PresenceStore
 
 

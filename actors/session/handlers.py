@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from actors.session.actor import SignOut
+from actors.session.intelligence_handlers import INTELLIGENCE_HANDLERS
 from actors.session.messaging_handlers import MESSAGING_HANDLERS
 from actors.session.routing import via_session
 from actors.session.social_handlers import SOCIAL_HANDLERS
@@ -96,4 +97,5 @@ HANDLERS: dict[str, Handler] = {
     "session.info": via_session,
     **SOCIAL_HANDLERS,
     **MESSAGING_HANDLERS,
+    **INTELLIGENCE_HANDLERS,
 }

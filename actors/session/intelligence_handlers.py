@@ -1,0 +1,83 @@
+"""Handlers of search, "more like this" and moderation messages (rules live in viora/intelligence.py)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from actors.session.social_handlers import signed_in_user
+from protocol.errors import ErrorCode, ProtocolError
+
+if TYPE_CHECKING:
+    from actors.session.connection import Connection
+
+DEFAULT_RESULTS = 20
+MAX_RESULTS = 100
+VERDICTS = frozenset({"ok", "flagged"})
+
+
+def _results_limit(body: dict[str, Any]) -> int:
+    return max(1, min(MAX_RESULTS, body.get("limit", DEFAULT_RESULTS)))
+
+
+def _require_admin(conn: Connection) -> None:
+    admins = {name.strip().lower() for name in conn.services.settings.admin_users.split(",") if name.strip()}
+    if conn.username not in admins:
+        raise ProtocolError(ErrorCode.FORBIDDEN, "moderators only")
+
+
+async def search(conn: Connection, _t: str, body: dict[str, Any]) -> dict[str, Any]:
+    kinds = body.get("kinds")
+    if kinds is not None and not set(kinds) <= {"image", "video"}:
+        raise ProtocolError(ErrorCode.BAD_REQUEST, "b.kinds: `image` and/or `video`")
+    if body.get("offset", 0) < 0:
+        raise ProtocolError(ErrorCode.BAD_REQUEST, "b.offset: must be >= 0")
+    results = await conn.services.intelligence.search(
+        signed_in_user(conn),
+        body["query"],
+        kinds=kinds,
+        author_id=body.get("author_id"),
+        since=body.get("since"),
+        until=body.get("until"),
+        limit=_results_limit(body),
+        offset=body.get("offset", 0),
+    )
+    return {"results": results}
+
+
+async def similar(conn: Connection, _t: str, body: dict[str, Any]) -> dict[str, Any]:
+    results = await conn.services.intelligence.similar(
+        signed_in_user(conn), body["media_id"], limit=_results_limit(body)
+    )
+    return {"results": results}
+
+
+async def moderation_get(conn: Connection, _t: str, body: dict[str, Any]) -> dict[str, Any]:
+    return await conn.services.intelligence.moderation_of(signed_in_user(conn), body["media_id"])
+
+
+async def preferences_update(conn: Connection, _t: str, body: dict[str, Any]) -> dict[str, Any]:
+    await conn.services.intelligence.set_show_sensitive(signed_in_user(conn), body["show_sensitive"])
+    return {"show_sensitive": body["show_sensitive"]}
+
+
+async def moderation_review(conn: Connection, _t: str, body: dict[str, Any]) -> dict[str, Any]:
+    _require_admin(conn)
+    return await conn.services.intelligence.review(body.get("before"), _results_limit(body))
+
+
+async def moderation_decide(conn: Connection, _t: str, body: dict[str, Any]) -> dict[str, Any]:
+    _require_admin(conn)
+    if body["verdict"] not in VERDICTS:
+        raise ProtocolError(ErrorCode.BAD_REQUEST, "b.verdict: `ok` or `flagged`")
+    await conn.services.intelligence.decide(body["media_id"], body["verdict"])
+    return {"changed": True}
+
+
+INTELLIGENCE_HANDLERS = {
+    "search": search,
+    "search.similar": similar,
+    "moderation.get": moderation_get,
+    "preferences.update": preferences_update,
+    "moderation.review": moderation_review,
+    "moderation.decide": moderation_decide,
+}

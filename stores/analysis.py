@@ -1,0 +1,49 @@
+"""The analysis role: what moderation and embedding learned about media and posts.
+
+Kept apart from the media and social roles because it is written by a different actor (the
+analysis pipeline) at a different time (after processing) and read by every post view.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal, Protocol
+
+ModerationState = Literal["pending", "ok", "flagged"]
+
+
+@dataclass(frozen=True)
+class MediaModeration:
+    media_id: int
+    owner_id: int
+    state: ModerationState
+    score: float | None
+    reason: str | None
+
+
+class AnalysisStore(Protocol):
+    async def set_moderation(
+        self, media_id: int, state: ModerationState, score: float, reason: str
+    ) -> None: ...
+
+    async def moderation(self, media_ids: list[int]) -> dict[int, MediaModeration]: ...
+
+    async def flagged(self, *, before_id: int | None = None, limit: int = 50) -> list[MediaModeration]:
+        """Flagged media, newest id first (the admin review list)."""
+        ...
+
+    async def frame_keys(self, media_id: int) -> list[str]:
+        """Blob keys of a video's sampled frames, in time order."""
+        ...
+
+    async def posts_with_media(self, media_id: int) -> list[int]:
+        """Undeleted posts that show this media."""
+        ...
+
+    async def set_alignment(self, post_id: int, score: float) -> None: ...
+
+    async def alignments(self, post_ids: list[int]) -> dict[int, float]: ...
+
+    async def shows_sensitive(self, user_id: int) -> bool: ...
+
+    async def set_shows_sensitive(self, user_id: int, value: bool) -> None: ...

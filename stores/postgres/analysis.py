@@ -1,0 +1,93 @@
+"""PostgreSQL implementation of :class:`stores.analysis.AnalysisStore`."""
+
+from __future__ import annotations
+
+from stores.analysis import MediaModeration, ModerationState
+from stores.postgres.database import Database
+
+_MODERATION = "id, owner_id, moderation, moderation_score, moderation_reason"
+
+
+class PostgresAnalysisStore:
+    def __init__(self, db: Database) -> None:
+        self._db = db
+
+    async def set_moderation(self, media_id: int, state: ModerationState, score: float, reason: str) -> None:
+        await self._db.run(
+            lambda conn: conn.execute(
+                "UPDATE media SET moderation = %s, moderation_score = %s, moderation_reason = %s,"
+                " updated_at = now() WHERE id = %s",
+                (state, score, reason, media_id),
+            )
+        )
+
+    async def moderation(self, media_ids: list[int]) -> dict[int, MediaModeration]:
+        if not media_ids:
+            return {}
+        rows = await self._db.run(
+            lambda conn: conn.execute(
+                f"SELECT {_MODERATION} FROM media WHERE id = ANY(%s)", (media_ids,)
+            ).fetchall(),
+            idempotent=True,
+        )
+        return {row[0]: MediaModeration(*row) for row in rows}
+
+    async def flagged(self, *, before_id: int | None = None, limit: int = 50) -> list[MediaModeration]:
+        rows = await self._db.run(
+            lambda conn: conn.execute(
+                f"SELECT {_MODERATION} FROM media WHERE moderation = 'flagged'"
+                " AND (%s::bigint IS NULL OR id < %s) ORDER BY id DESC LIMIT %s",
+                (before_id, before_id, limit),
+            ).fetchall(),
+            idempotent=True,
+        )
+        return [MediaModeration(*row) for row in rows]
+
+    async def frame_keys(self, media_id: int) -> list[str]:
+        rows = await self._db.run(
+            lambda conn: conn.execute(
+                "SELECT key FROM media_frames WHERE media_id = %s ORDER BY t_s", (media_id,)
+            ).fetchall(),
+            idempotent=True,
+        )
+        return [key for (key,) in rows]
+
+    async def posts_with_media(self, media_id: int) -> list[int]:
+        rows = await self._db.run(
+            lambda conn: conn.execute(
+                "SELECT id FROM posts WHERE media_ids @> ARRAY[%s]::bigint[] AND deleted_at IS NULL",
+                (media_id,),
+            ).fetchall(),
+            idempotent=True,
+        )
+        return [post_id for (post_id,) in rows]
+
+    async def set_alignment(self, post_id: int, score: float) -> None:
+        await self._db.run(
+            lambda conn: conn.execute("UPDATE posts SET alignment = %s WHERE id = %s", (score, post_id))
+        )
+
+    async def alignments(self, post_ids: list[int]) -> dict[int, float]:
+        if not post_ids:
+            return {}
+        rows = await self._db.run(
+            lambda conn: conn.execute(
+                "SELECT id, alignment FROM posts WHERE id = ANY(%s) AND alignment IS NOT NULL", (post_ids,)
+            ).fetchall(),
+            idempotent=True,
+        )
+        return {post_id: score for post_id, score in rows}
+
+    async def shows_sensitive(self, user_id: int) -> bool:
+        row = await self._db.run(
+            lambda conn: conn.execute(
+                "SELECT show_sensitive FROM users WHERE id = %s", (user_id,)
+            ).fetchone(),
+            idempotent=True,
+        )
+        return bool(row and row[0])
+
+    async def set_shows_sensitive(self, user_id: int, value: bool) -> None:
+        await self._db.run(
+            lambda conn: conn.execute("UPDATE users SET show_sensitive = %s WHERE id = %s", (value, user_id))
+        )

@@ -1,0 +1,85 @@
+"""Content understanding end to end: real uploads, the tiny CLIP model, the embedded vector store.
+
+The tiny random-init model has no semantic quality, so these tests check what does not depend on it
+— identical pictures are each other's nearest neighbours, filters and blocks hold, moderation
+verdicts change what others see, deleted posts leave the index. Ranking real photographs by a text
+query needs a pretrained model, which cannot be downloaded here (see test_ml_real_model).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from media_client import bearer
+from media_samples import photo_jpeg
+from test_media_http import http, progress_until_done
+
+from stores.vectors import point_id
+from viora.client import Client
+from viora.runtime import Runtime
+
+
+async def upload_photo(server: Runtime, client: Client, token: str, name: str = "astronaut") -> int:
+    accepted = await http(server, "POST", "/media", photo_jpeg(name, size=(640, 480)), **bearer(token))
+    assert accepted.status == 202
+    media_id = accepted.json()["media_id"]
+    assert (await progress_until_done(client, media_id))[-1]["state"] == "ready"
+    return int(media_id)
+
+
+async def post_with_photo(
+    server: Runtime, client: Client, token: str, caption: str, name: str = "astronaut"
+) -> dict[str, Any]:
+    """Upload, post, and run the post's analysis and indexing to completion (the IndexActor does the
+    same in the background; both are idempotent, so awaiting it here is a deterministic wait)."""
+    media_id = await upload_photo(server, client, token, name)
+    post = (await client.request("post.create", {"text": caption, "media_ids": [media_id]}))["post"]
+    await server.services.intelligence.analyse_media(media_id)
+    await server.services.intelligence.index_post(post["id"])
+    return post
+
+
+async def test_identical_pictures_find_each_other_and_filters_hold(server: Runtime, signup: Any) -> None:
+    async with signup("ana_i") as (ana, a), signup("bob_i") as (bo, b), signup("cyd") as (cy, _c):
+        first = await post_with_photo(server, ana, a["token"], "one")
+        second = await post_with_photo(server, bo, b["token"], "two")
+        (first_media,) = first["media_ids"]
+
+        similar = (await cy.request("search.similar", {"media_id": first_media}))["results"]
+        assert similar[0]["post"]["id"] == second["id"], "the same picture is the nearest neighbour"
+        assert similar[0]["similarity"] > 0.99
+        assert all(r["media_id"] != first_media for r in similar), "a media item is not similar to itself"
+
+        by_author = await cy.request("search", {"query": "a person", "author_id": b["user_id"]})
+        assert {r["post"]["author_id"] for r in by_author["results"]} == {b["user_id"]}
+        videos_only = await cy.request("search", {"query": "a person", "kinds": ["video"]})
+        assert videos_only["results"] == []
+
+        await bo.request("block", {"user_id": _c["user_id"]})
+        after_block = await cy.request("search", {"query": "a person"})
+        assert b["user_id"] not in {r["post"]["author_id"] for r in after_block["results"]}
+        assert a["user_id"] in {r["post"]["author_id"] for r in after_block["results"]}
+
+
+async def test_alignment_is_stored_and_shown_and_deleted_posts_leave_the_index(
+    server: Runtime, signup: Any
+) -> None:
+    async with signup("dot_i") as (dot, d):
+        post = await post_with_photo(server, dot, d["token"], "an astronaut in a white suit")
+        shown = (await dot.request("post.get", {"post_id": post["id"]}))["post"]
+        assert 0 <= shown["alignment"] <= 100
+        (media_id,) = post["media_ids"]
+        ids = [point_id("image", media_id), point_id("text", post["id"])]
+        assert len(await server.stores.vectors.get_vectors(ids)) == 2
+        await dot.request("post.delete", {"post_id": post["id"]})
+        assert await server.stores.vectors.get_vectors(ids) == {}
+
+
+async def test_clean_media_is_not_flagged(server: Runtime, signup: Any) -> None:
+    async with signup("gia_i") as (gia, g), signup("hal_i") as (hal, _h):
+        post = await post_with_photo(server, gia, g["token"], "coffee", name="coffee")
+        seen = (await hal.request("post.get", {"post_id": post["id"]}))["post"]
+        assert seen["media"][0]["moderation"] == "ok"
+        assert [r["post"]["id"] for r in (await hal.request("search", {"query": "cup"}))["results"]] == [
+            post["id"]
+        ]
