@@ -130,6 +130,12 @@ _client(
     reply=(Field("posts", "list", "Posts."), _PAGE_CURSOR),
 )
 _client(
+    "timeline.for_you",
+    "Posts recommended from what you liked (`recommended: true`), mixed with recent posts of accounts you follow.",
+    body=(_LIMIT,),
+    reply=(Field("posts", "list", "Posts."),),
+)
+_client(
     "timeline.user",
     "One account's posts, newest first.",
     body=(_USER_ID, *_STREAM_PAGE),

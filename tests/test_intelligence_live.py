@@ -83,3 +83,22 @@ async def test_clean_media_is_not_flagged(server: Runtime, signup: Any) -> None:
         assert [r["post"]["id"] for r in (await hal.request("search", {"query": "cup"}))["results"]] == [
             post["id"]
         ]
+
+
+async def test_for_you_recommends_near_likes_and_leaves_out_own_liked_and_blocked(
+    server: Runtime, signup: Any
+) -> None:
+    async with signup("ivo_i") as (ivo, i), signup("jo_i") as (jo, j), signup("kit_i") as (kit, k):
+        liked = await post_with_photo(server, ivo, i["token"], "liked one")
+        twin = await post_with_photo(server, jo, j["token"], "looks the same")
+        own = await post_with_photo(server, kit, k["token"], "kit's own")
+        await kit.request("post.like", {"post_id": liked["id"]})
+
+        page = (await kit.request("timeline.for_you", {"limit": 10}))["posts"]
+        recommended = [p["id"] for p in page if p["recommended"]]
+        assert recommended[0] == twin["id"], "the nearest neighbour of what kit liked comes first"
+        assert liked["id"] not in recommended and own["id"] not in recommended
+
+        await kit.request("block", {"user_id": j["user_id"]})
+        page = (await kit.request("timeline.for_you", {"limit": 10}))["posts"]
+        assert twin["id"] not in [p["id"] for p in page]

@@ -43,6 +43,8 @@ ALIGNMENT_WEIGHT = 0.1
 """How much alignment moves a search score: ``similarity * (1 - w + w * alignment / 100)``."""
 
 SEARCH_KINDS: tuple[Kind, ...] = ("image", "video", "video_frame")
+TASTE_LIKES = 20
+"""Recent likes a "For you" page starts from."""
 THUMBNAIL_WIDTH_FOR_ANALYSIS = 480
 
 
@@ -155,6 +157,34 @@ class IntelligenceService:
         hits = await self._vectors.search(vector, limit=limit + 8, filter=flt)
         results = await self._results(viewer_id, [h for h in hits if h.payload.media_id != media_id])
         return results[:limit]
+
+    async def recommend(
+        self, viewer_id: int, *, limit: int, exclude_post_ids: Sequence[int]
+    ) -> list[dict[str, Any]]:
+        """Media near what the viewer recently liked (Qdrant's recommend API over those posts'
+        vectors), leaving out their own posts, what they liked, blocked authors and flagged media."""
+        liked = await self._analysis.recent_likes(viewer_id, TASTE_LIKES)
+        if not liked:
+            return []
+        posts = await self._social.get_posts(liked)
+        ids = [
+            point_id("video" if kind else "image", media_id)
+            for post in posts.values()
+            for media_id in post.media_ids
+            for kind in (False, True)
+        ]
+        ids += [point_id("text", post_id) for post_id in posts]
+        examples = list((await self._vectors.get_vectors(ids)).values())
+        if not examples:
+            return []
+        flt = await self._filter(viewer_id, SEARCH_KINDS)
+        flt = dataclasses.replace(
+            flt,
+            exclude_author_ids=(*flt.exclude_author_ids, viewer_id),
+            exclude_post_ids=tuple({*liked, *exclude_post_ids}),
+        )
+        hits = await self._vectors.recommend(examples, limit=limit, filter=flt)
+        return await self._results(viewer_id, hits)
 
     async def annotate(self, viewer_id: int, posts: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """Add ``alignment`` and per-media ``moderation`` to post views; the author also gets why."""

@@ -9,6 +9,7 @@ the connection maps them to typed protocol errors.
 
 from __future__ import annotations
 
+import itertools
 import re
 from typing import Any
 
@@ -201,6 +202,23 @@ class SocialService:
         posts.sort(key=lambda p: (p["created_at"], p["id"]), reverse=True)
         cursor = entries[-1].seq if len(entries) == limit else None
         return {"posts": await self._intelligence.annotate(user_id, posts), "cursor": cursor}
+
+    async def for_you(self, user_id: int, limit: int) -> dict[str, Any]:
+        """Recommended posts (near what you liked) interleaved with recent posts of people you follow."""
+        following = (await self.home(user_id, None, limit))["posts"]
+        recommended = [
+            r["post"]
+            for r in await self._intelligence.recommend(
+                user_id, limit=limit, exclude_post_ids=[p["id"] for p in following]
+            )
+        ]
+        recommended_ids = {p["id"] for p in recommended}
+        mixed: list[dict[str, Any]] = []
+        for pair in itertools.zip_longest(recommended, following):
+            for post in pair:
+                if post is not None and all(post["id"] != m["id"] for m in mixed):
+                    mixed.append({**post, "recommended": post["id"] in recommended_ids})
+        return {"posts": mixed[:limit]}
 
     async def user_timeline(
         self, viewer_id: int, user_id: int, before: int | None, limit: int

@@ -119,6 +119,10 @@ async def timeline_home(conn: Connection, _t: str, body: dict[str, Any]) -> dict
     return await conn.services.social.home(signed_in_user(conn), body.get("before"), page_limit(body))
 
 
+async def timeline_for_you(conn: Connection, _t: str, body: dict[str, Any]) -> dict[str, Any]:
+    return await conn.services.social.for_you(signed_in_user(conn), page_limit(body))
+
+
 async def timeline_user(conn: Connection, _t: str, body: dict[str, Any]) -> dict[str, Any]:
     return await conn.services.social.user_timeline(
         signed_in_user(conn), body["user_id"], body.get("before"), page_limit(body)
@@ -164,6 +168,7 @@ SOCIAL_HANDLERS = {
     "comment.create": comment_create,
     "comment.list": comment_list,
     "timeline.home": timeline_home,
+    "timeline.for_you": timeline_for_you,
     "timeline.user": timeline_user,
     "notifications.list": notifications_list,
     "presence.get": presence_get,

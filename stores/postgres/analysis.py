@@ -78,6 +78,16 @@ class PostgresAnalysisStore:
         )
         return {post_id: score for post_id, score in rows}
 
+    async def recent_likes(self, user_id: int, limit: int) -> list[int]:
+        rows = await self._db.run(
+            lambda conn: conn.execute(
+                "SELECT post_id FROM likes WHERE user_id = %s ORDER BY created_at DESC LIMIT %s",
+                (user_id, limit),
+            ).fetchall(),
+            idempotent=True,
+        )
+        return [post_id for (post_id,) in rows]
+
     async def shows_sensitive(self, user_id: int) -> bool:
         row = await self._db.run(
             lambda conn: conn.execute(
