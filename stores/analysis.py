@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Literal, Protocol
 
 ModerationState = Literal["pending", "ok", "flagged"]
+TextKind = Literal["post", "comment", "message"]
 
 
 @dataclass(frozen=True)
@@ -43,6 +44,14 @@ class AnalysisStore(Protocol):
     async def set_alignment(self, post_id: int, score: float) -> None: ...
 
     async def alignments(self, post_ids: list[int]) -> dict[int, float]: ...
+
+    async def set_text_verdict(
+        self, kind: TextKind, object_id: int, *, flagged: bool, score: float
+    ) -> None: ...
+
+    async def flagged_texts(self, kind: TextKind, object_ids: list[int]) -> set[int]:
+        """Which of these objects' texts the classifier flagged."""
+        ...
 
     async def recent_likes(self, user_id: int, limit: int) -> list[int]:
         """Posts the user liked, most recent first (the taste "For you" starts from)."""

@@ -102,3 +102,26 @@ async def test_for_you_recommends_near_likes_and_leaves_out_own_liked_and_blocke
         await kit.request("block", {"user_id": j["user_id"]})
         page = (await kit.request("timeline.for_you", {"limit": 10}))["posts"]
         assert twin["id"] not in [p["id"] for p in page]
+
+
+async def test_text_moderation_flags_abuse_in_comments_and_messages(signup: Any) -> None:
+    async with signup("lia_i") as (lia, _l), signup("max_i") as (mx, m):
+        post = (await lia.request("post.create", {"text": "hello"}))["post"]
+        rude = await mx.request(
+            "comment.create", {"post_id": post["id"], "text": "shut up you fucking idiot"}
+        )
+        kind = await mx.request("comment.create", {"post_id": post["id"], "text": "lovely photo"})
+        assert (rude["comment"]["flagged"], kind["comment"]["flagged"]) == (True, False)
+        listed = (await lia.request("comment.list", {"post_id": post["id"]}))["comments"]
+        assert {c["id"]: c["flagged"] for c in listed} == {
+            rude["comment"]["id"]: True,
+            kind["comment"]["id"]: False,
+        }
+
+        conversation = (await lia.request("dm.open", {"user_id": m["user_id"]}))["conversation"]
+        sent = await mx.request(
+            "dm.send", {"conversation_id": conversation["id"], "text": "fuck off you moron"}
+        )
+        assert sent["message"]["flagged"] is True
+        history = (await lia.request("dm.history", {"conversation_id": conversation["id"]}))["messages"]
+        assert [msg["flagged"] for msg in history] == [True]

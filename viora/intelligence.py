@@ -25,8 +25,8 @@ import trio
 from PIL import Image
 
 from actors.embedder import EmbedderClient
-from ml.moderation import Moderation
-from stores.analysis import AnalysisStore
+from ml.moderation import ZERO_SHOT_PROMPTS, Moderation, zero_shot_nsfw_score
+from stores.analysis import AnalysisStore, TextKind
 from stores.blobs import BlobStore, MediaBlobs
 from stores.errors import NotFound
 from stores.media import MediaKind, MediaRecord, MediaState, MediaStore
@@ -65,6 +65,7 @@ class IntelligenceService:
         social: SocialStore,
         embedder: EmbedderClient,
         moderation: Moderation,
+        zero_shot: bool,
     ) -> None:
         self._media = media
         self._blobs = blobs
@@ -73,6 +74,9 @@ class IntelligenceService:
         self._social = social
         self._embedder = embedder
         self._moderation = moderation
+        self._zero_shot = zero_shot
+        """Use CLIP zero-shot prompts as a second NSFW signal (only a model with semantic quality)."""
+        self._prompt_vectors: dict[str, np.ndarray] | None = None
 
     # ------------------------------------------------------------------ background jobs
 
@@ -81,8 +85,14 @@ class IntelligenceService:
         record = await self._media.get_media(media_id)
         if record is None or record.state is not MediaState.READY:
             return []
-        images = [await _decode(data) for data in await self._media_bytes(record)]
-        verdict = await self._moderation.classify_frames(images)
+        pictures = await self._media_bytes(record)
+        verdict = await self._moderation.classify_frames([await _decode(data) for data in pictures])
+        if self._zero_shot and pictures:
+            prompts = await self._prompts()
+            vectors = await self._embedder.embed_images(pictures)
+            verdict = self._moderation.combine(
+                verdict, max(zero_shot_nsfw_score(v, prompts) for v in vectors)
+            )
         state = "flagged" if verdict.flagged else "ok"
         await self._analysis.set_moderation(media_id, state, verdict.score, verdict.reason)
         return await self._analysis.posts_with_media(media_id)
@@ -114,13 +124,31 @@ class IntelligenceService:
             points.append(VectorPoint.of(pooled.tolist(), payload))
             media_vectors.append(pooled)
         if post.text.strip():
+            flagged = await self.moderate_text("post", post.id, post.text)
             caption = await self._embedder.embed_text(post.text)
-            points.append(VectorPoint.of(caption.tolist(), _payload(post, None, "ok")))
+            points.append(
+                VectorPoint.of(caption.tolist(), _payload(post, None, "flagged" if flagged else "ok"))
+            )
             if media_vectors:
                 scores = [alignment_score(float(caption @ v)) for v in media_vectors]
                 await self._analysis.set_alignment(post.id, round(sum(scores) / len(scores), 1))
         if points:
             await self._vectors.upsert(points)
+
+    async def moderate_text(self, kind: TextKind, object_id: int, text: str) -> bool:
+        """Classify a caption, comment or message, record the verdict, say whether it is flagged."""
+        verdict = await self._moderation.classify_text(text)
+        await self._analysis.set_text_verdict(kind, object_id, flagged=verdict.flagged, score=verdict.score)
+        return verdict.flagged
+
+    async def flagged_texts(self, kind: TextKind, object_ids: list[int]) -> set[int]:
+        return await self._analysis.flagged_texts(kind, object_ids)
+
+    async def _prompts(self) -> dict[str, np.ndarray]:
+        if self._prompt_vectors is None:
+            vectors = await self._embedder.embed_texts(list(ZERO_SHOT_PROMPTS))
+            self._prompt_vectors = dict(zip(ZERO_SHOT_PROMPTS, vectors, strict=True))
+        return self._prompt_vectors
 
     async def forget_post(self, post_id: int) -> None:
         await self._vectors.delete_for_post(post_id)
@@ -191,8 +219,10 @@ class IntelligenceService:
         media_ids = [m for p in posts for m in p["media_ids"]]
         moderation = await self._analysis.moderation(media_ids)
         alignments = await self._analysis.alignments([p["id"] for p in posts])
+        flagged_text = await self._analysis.flagged_texts("post", [p["id"] for p in posts])
         for post in posts:
             post["alignment"] = alignments.get(post["id"])
+            post["text_flagged"] = post["id"] in flagged_text
             post["media"] = []
             for media_id in post["media_ids"]:
                 verdict = moderation.get(media_id)

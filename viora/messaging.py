@@ -9,8 +9,9 @@ dropped rather than queued when a session is busy.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Protocol
 
+from stores.analysis import TextKind
 from stores.errors import Blocked
 from stores.messaging import MessageStore, ReceiptKind
 from stores.social import SocialStore
@@ -18,14 +19,29 @@ from stores.timeline import TimelineStore
 from viora.bus import Delivery, EventBus
 from viora.wire import conversation_json, message_json
 
+
+class TextVerdicts(Protocol):
+    """The text classifier's verdicts (``viora.intelligence.IntelligenceService`` provides them)."""
+
+    async def moderate_text(self, kind: TextKind, object_id: int, text: str) -> bool: ...
+
+    async def flagged_texts(self, kind: TextKind, object_ids: list[int]) -> set[int]: ...
+
+
 DM_STREAM = "dm"
 
 
 class MessagingService:
     def __init__(
-        self, messages: MessageStore, social: SocialStore, timeline: TimelineStore, bus: EventBus
+        self,
+        messages: MessageStore,
+        social: SocialStore,
+        timeline: TimelineStore,
+        bus: EventBus,
+        texts: TextVerdicts,
     ) -> None:
         self._messages = messages
+        self._texts = texts
         self._social = social
         self._timeline = timeline
         self._bus = bus
@@ -45,7 +61,9 @@ class MessagingService:
         conversation = await self._messages.conversation(conversation_id, user_id)
         if conversation.kind == "direct":  # a block since the conversation began silences it
             await self._refuse_blocked(user_id, list(conversation.member_ids))
-        message = message_json(await self._messages.add_message(conversation_id, user_id, text))
+        stored = await self._messages.add_message(conversation_id, user_id, text)
+        flagged = await self._texts.moderate_text("message", stored.id, text)
+        message = {**message_json(stored), "flagged": flagged}  # recipients' apps hide it behind a tap
         await self._publish(conversation.member_ids, "dm.message", {"message": message})
         return message
 
@@ -53,8 +71,9 @@ class MessagingService:
         self, user_id: int, conversation_id: int, before: int | None, limit: int
     ) -> dict[str, Any]:
         messages = await self._messages.history(conversation_id, user_id, before_id=before, limit=limit)
+        flagged = await self._texts.flagged_texts("message", [m.id for m in messages])
         return {
-            "messages": [message_json(m) for m in messages],
+            "messages": [{**message_json(m), "flagged": m.id in flagged} for m in messages],
             "cursor": messages[-1].id if len(messages) == limit else None,
         }
 

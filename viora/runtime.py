@@ -36,6 +36,7 @@ from actors.media.service import MediaService
 from actors.session.connection import Services, SocketRegistry
 from actors.session.directory import SessionDirectory
 from actors.session.presence import PresenceActor, PresenceChanged
+from ml.clip import RANDOM_INIT_QUALITY, ClipSource
 from ml.moderation import Moderation
 from stores.open import Stores, open_stores
 from stores.postgres.media import PostgresMediaStore
@@ -126,6 +127,7 @@ class ContentServices:
             social=stores.social,
             embedder=embedder.client,
             moderation=Moderation.from_settings(settings),
+            zero_shot=ClipSource.from_settings(settings).quality != RANDOM_INIT_QUALITY,
         )
         index_spec, _ = actor_spec("indexer", lambda: IndexActor(intelligence), ref=index_ref)
         return cls(media, embedder, intelligence, index_ref, index_spec)
@@ -184,7 +186,9 @@ async def open_runtime(settings: Settings, http: HttpServer | None = None) -> As
                 fanout_write_limit=settings.fanout_write_limit,
             ),
             presence=presence,
-            messaging=MessagingService(stores.messages, stores.social, stores.timeline, bus),
+            messaging=MessagingService(
+                stores.messages, stores.social, stores.timeline, bus, content.intelligence
+            ),
             intelligence=content.intelligence,
         )
         media = content.media

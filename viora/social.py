@@ -156,6 +156,7 @@ class SocialService:
     async def comment(self, user_id: int, post_id: int, text: str, reply_to: int | None) -> dict[str, Any]:
         post = await self._visible_post(user_id, post_id)
         comment = await self._social.add_comment(post_id, user_id, text, reply_to)
+        flagged = await self._intelligence.moderate_text("comment", comment.id, text)
         event = {"kind": "comment", "actor_id": user_id, "post_id": post_id, "comment_id": comment.id}
         if post.author_id != user_id:
             await self._notify([post.author_id], event)
@@ -163,7 +164,7 @@ class SocialService:
         await self._record_activity(
             user_id, {"kind": "comment", "post_id": post_id, "comment_id": comment.id}
         )
-        return comment_json(comment)
+        return {**comment_json(comment), "flagged": flagged}
 
     async def comments(
         self, viewer_id: int, post_id: int, after_id: int | None, limit: int
@@ -171,8 +172,11 @@ class SocialService:
         await self._visible_post(viewer_id, post_id)
         page = await self._social.comments(post_id, after_id=after_id, limit=limit)
         blocked = await self._social.blocked_set(viewer_id)
+        flagged = await self._intelligence.flagged_texts("comment", [c.id for c in page])
         return {
-            "comments": [comment_json(c) for c in page if c.author_id not in blocked],
+            "comments": [
+                {**comment_json(c), "flagged": c.id in flagged} for c in page if c.author_id not in blocked
+            ],
             "cursor": page[-1].id if len(page) == limit else None,
         }
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from stores.analysis import MediaModeration, ModerationState
+from stores.analysis import MediaModeration, ModerationState, TextKind
 from stores.postgres.database import Database
 
 _MODERATION = "id, owner_id, moderation, moderation_score, moderation_reason"
@@ -77,6 +77,27 @@ class PostgresAnalysisStore:
             idempotent=True,
         )
         return {post_id: score for post_id, score in rows}
+
+    async def set_text_verdict(self, kind: TextKind, object_id: int, *, flagged: bool, score: float) -> None:
+        await self._db.run(
+            lambda conn: conn.execute(
+                "INSERT INTO text_verdicts (kind, object_id, score, flagged) VALUES (%s, %s, %s, %s)"
+                " ON CONFLICT (kind, object_id) DO UPDATE SET score = excluded.score, flagged = excluded.flagged",
+                (kind, object_id, score, flagged),
+            )
+        )
+
+    async def flagged_texts(self, kind: TextKind, object_ids: list[int]) -> set[int]:
+        if not object_ids:
+            return set()
+        rows = await self._db.run(
+            lambda conn: conn.execute(
+                "SELECT object_id FROM text_verdicts WHERE kind = %s AND object_id = ANY(%s) AND flagged",
+                (kind, object_ids),
+            ).fetchall(),
+            idempotent=True,
+        )
+        return {object_id for (object_id,) in rows}
 
     async def recent_likes(self, user_id: int, limit: int) -> list[int]:
         rows = await self._db.run(
