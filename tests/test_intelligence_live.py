@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 from media_client import bearer
-from media_samples import photo_jpeg
+from media_samples import photo_jpeg, video_mp4
 from test_media_http import http, progress_until_done
 
 from stores.vectors import point_id
@@ -125,3 +125,29 @@ async def test_text_moderation_flags_abuse_in_comments_and_messages(signup: Any)
         assert sent["message"]["flagged"] is True
         history = (await lia.request("dm.history", {"conversation_id": conversation["id"]}))["messages"]
         assert [msg["flagged"] for msg in history] == [True]
+
+
+async def test_videos_are_indexed_by_frames_and_found_across_kinds(
+    server: Runtime, signup: Any, tmp_path: Any
+) -> None:
+    async with signup("nia_i") as (nia, n), signup("oli_i") as (oli, _o):
+        clip = video_mp4(tmp_path / "pan.mp4", seconds=3.0, audio=False)
+        accepted = await http(server, "POST", "/media", clip.read_bytes(), **bearer(n["token"]))
+        video_id = accepted.json()["media_id"]
+        assert (await progress_until_done(nia, video_id))[-1]["state"] == "ready"
+        video_post = (await nia.request("post.create", {"text": "a slow pan", "media_ids": [video_id]}))[
+            "post"
+        ]
+        await server.services.intelligence.analyse_media(video_id)
+        await server.services.intelligence.index_post(video_post["id"])
+        frames = [point_id("video_frame", video_id, i) for i in range(3)]
+        assert len(await server.stores.vectors.get_vectors([point_id("video", video_id), *frames])) == 4
+
+        photo_post = await post_with_photo(server, oli, _o["token"], "the original photo")
+        (photo_id,) = photo_post["media_ids"]
+        from_image = (await nia.request("search.similar", {"media_id": photo_id}))["results"]
+        assert [(r["media_id"], r["kind"]) for r in from_image] == [(video_id, "video")], (
+            "frames stand for their video"
+        )
+        from_video = (await oli.request("search.similar", {"media_id": video_id}))["results"]
+        assert [(r["media_id"], r["kind"]) for r in from_video] == [(photo_id, "image")]
