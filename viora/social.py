@@ -123,7 +123,9 @@ class SocialService:
         await self._timeline.append([author_id], "posts", POST_CREATED, {"post_id": post.id})
         await self._record_activity(author_id, {"kind": "post", "post_id": post.id})
         await self._feed.fan_out(post)
-        await self._index.tell(IndexPost(post.id))
+        # Best effort, never a wait: with the indexer behind (CPU inference), a post is published
+        # anyway and the drop is counted in the tree (the index queue is not durable yet).
+        self._index.try_tell(IndexPost(post.id))
         await self._notify_mentions(
             author_id, text, {"kind": "mention", "actor_id": author_id, "post_id": post.id}
         )
