@@ -139,6 +139,9 @@ class Settings:
     ``None`` with no checkpoint: random init — the real compute, no semantic quality."""
     clip_checkpoint: Path | None = None
     """A local checkpoint file for ``clip_model``; wins over ``clip_pretrained``."""
+    clip_cpu_threads: int = 0
+    """Torch threads for inference on a CPU; 0 = one per core but one, leaving a core to the event
+    loop and the database."""
     embedder_max_batch: int = 32
     """Requests embedded in one forward pass at most."""
     embedder_max_wait_ms: float = 10.0

@@ -30,7 +30,7 @@ import trio
 
 from actors.actor import ActorRef, actor_spec
 from actors.embedder import EmbedderService
-from actors.embedder.indexer import AnalyseMedia, IndexActor
+from actors.embedder.indexer import AnalyseMedia, IndexActor, IndexPost
 from actors.feed.actor import FeedRouter
 from actors.media.service import MediaService
 from actors.session.connection import Services, SocketRegistry
@@ -158,6 +158,7 @@ async def open_runtime(settings: Settings, http: HttpServer | None = None) -> As
             ),
             ref=presence_ref,
         )
+        content = ContentServices.build(settings, stores, bus)
         feed = FeedRouter(
             settings.feed_actors,
             social=stores.social,
@@ -166,8 +167,9 @@ async def open_runtime(settings: Settings, http: HttpServer | None = None) -> As
             bus=bus,
             write_limit=settings.fanout_write_limit,
             mailbox=settings.feed_mailbox,
+            # Indexing waits for live delivery: inference must not compete with a fan-out.
+            after_fan_out=lambda post: content.index_ref.try_tell(IndexPost(post.id)),
         )
-        content = ContentServices.build(settings, stores, bus)
         services = Services(
             settings=settings,
             accounts=Accounts(stores.users, settings),
@@ -182,7 +184,6 @@ async def open_runtime(settings: Settings, http: HttpServer | None = None) -> As
                 feed=feed,
                 presence=presence,
                 intelligence=content.intelligence,
-                index=content.index_ref,
                 fanout_write_limit=settings.fanout_write_limit,
             ),
             presence=presence,

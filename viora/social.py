@@ -13,8 +13,6 @@ import itertools
 import re
 from typing import Any
 
-from actors.actor import ActorRef
-from actors.embedder.indexer import IndexActor, IndexPost
 from actors.feed.actor import FeedRouter
 from stores.errors import NotFound
 from stores.presence import PresenceStore
@@ -43,7 +41,6 @@ class SocialService:
         feed: FeedRouter,
         presence: PresenceStore,
         intelligence: IntelligenceService,
-        index: ActorRef[IndexActor],
         fanout_write_limit: int,
     ) -> None:
         self._users = users
@@ -54,7 +51,6 @@ class SocialService:
         self._feed = feed
         self._presence = presence
         self._intelligence = intelligence
-        self._index = index
         self._fanout_write_limit = fanout_write_limit
 
     # ------------------------------------------------------------------ profiles and graph
@@ -123,9 +119,6 @@ class SocialService:
         await self._timeline.append([author_id], "posts", POST_CREATED, {"post_id": post.id})
         await self._record_activity(author_id, {"kind": "post", "post_id": post.id})
         await self._feed.fan_out(post)
-        # Best effort, never a wait: with the indexer behind (CPU inference), a post is published
-        # anyway and the drop is counted in the tree (the index queue is not durable yet).
-        self._index.try_tell(IndexPost(post.id))
         await self._notify_mentions(
             author_id, text, {"kind": "mention", "actor_id": author_id, "post_id": post.id}
         )

@@ -14,6 +14,7 @@ overtake each other.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -47,8 +48,11 @@ class FeedActor(Actor):
         sessions: SessionDirectory,
         bus: EventBus,
         write_limit: int,
+        after: Callable[[Post], object],
     ) -> None:
         self._social = social
+        self._after = after
+        """Told each post once it is delivered (content indexing starts there, after live delivery)."""
         self._timeline = timeline
         self._sessions = sessions
         self._bus = bus
@@ -94,6 +98,7 @@ class FeedActor(Actor):
                 await self._bus.publish(Delivery("home", POST_CREATED, body, tuple(appended)))
                 self.deliveries += len(appended)
         self.posts += 1
+        self._after(post)
 
     def inspect(self) -> dict[str, Any]:
         return {"posts_fanned_out": self.posts, "timeline_writes": self.deliveries, "failed": self.failed}
@@ -112,13 +117,14 @@ class FeedRouter:
         bus: EventBus,
         write_limit: int,
         mailbox: int,
+        after_fan_out: Callable[[Post], object] = lambda post: None,
     ) -> None:
         self.specs: list[ChildSpec] = []
         self._refs: list[ActorRef[FeedActor]] = []
         for n in range(count):
             spec, ref = actor_spec(
                 f"feed-{n}",
-                lambda: FeedActor(social, timeline, sessions, bus, write_limit),
+                lambda: FeedActor(social, timeline, sessions, bus, write_limit, after_fan_out),
                 capacity=mailbox,
             )
             self.specs.append(spec)
