@@ -151,3 +151,14 @@ async def test_videos_are_indexed_by_frames_and_found_across_kinds(
         )
         from_video = (await oli.request("search.similar", {"media_id": video_id}))["results"]
         assert [(r["media_id"], r["kind"]) for r in from_video] == [(photo_id, "image")]
+
+
+async def test_for_you_starts_from_what_you_opened_and_leaves_it_out(server: Runtime, signup: Any) -> None:
+    async with signup("pam_i") as (pam, p), signup("quo_i") as (quo, q), signup("rex_i") as (rex, _r):
+        opened = await post_with_photo(server, pam, p["token"], "opened")
+        twin = await post_with_photo(server, quo, q["token"], "unseen twin")
+        assert (await server.services.intelligence.unindexed_posts(within_s=3600, limit=10)) == []
+        assert [p["id"] for p in (await rex.request("timeline.for_you"))["posts"]] == []
+        await rex.request("post.get", {"post_id": opened["id"]})
+        page = (await rex.request("timeline.for_you"))["posts"]
+        assert [p["id"] for p in page if p["recommended"]] == [twin["id"]]

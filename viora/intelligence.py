@@ -44,7 +44,8 @@ ALIGNMENT_WEIGHT = 0.1
 
 SEARCH_KINDS: tuple[Kind, ...] = ("image", "video", "video_frame")
 TASTE_LIKES = 20
-"""Recent likes a "For you" page starts from."""
+TASTE_VIEWS = 20
+"""Recent likes and views a "For you" page starts from (and leaves out: already seen)."""
 THUMBNAIL_WIDTH_FOR_ANALYSIS = 480
 
 
@@ -134,6 +135,7 @@ class IntelligenceService:
                 await self._analysis.set_alignment(post.id, round(sum(scores) / len(scores), 1))
         if points:
             await self._vectors.upsert(points)
+        await self._analysis.mark_indexed(post.id)
 
     async def moderate_text(self, kind: TextKind, object_id: int, text: str) -> bool:
         """Classify a caption, comment or message, record the verdict, say whether it is flagged."""
@@ -149,6 +151,13 @@ class IntelligenceService:
             vectors = await self._embedder.embed_texts(list(ZERO_SHOT_PROMPTS))
             self._prompt_vectors = dict(zip(ZERO_SHOT_PROMPTS, vectors, strict=True))
         return self._prompt_vectors
+
+    async def record_view(self, viewer_id: int, post: dict[str, Any]) -> None:
+        if post["author_id"] != viewer_id:
+            await self._analysis.record_view(viewer_id, post["id"])
+
+    async def unindexed_posts(self, *, within_s: float, limit: int) -> list[int]:
+        return await self._analysis.unindexed_posts(within_s=within_s, limit=limit)
 
     async def forget_post(self, post_id: int) -> None:
         await self._vectors.delete_for_post(post_id)
@@ -189,12 +198,15 @@ class IntelligenceService:
     async def recommend(
         self, viewer_id: int, *, limit: int, exclude_post_ids: Sequence[int]
     ) -> list[dict[str, Any]]:
-        """Media near what the viewer recently liked (Qdrant's recommend API over those posts'
-        vectors), leaving out their own posts, what they liked, blocked authors and flagged media."""
+        """Media near what the viewer recently liked or opened (Qdrant's recommend API over those
+        posts' vectors), leaving out their own posts, what they already saw, blocked authors and
+        flagged media."""
         liked = await self._analysis.recent_likes(viewer_id, TASTE_LIKES)
-        if not liked:
+        viewed = await self._analysis.recent_views(viewer_id, TASTE_VIEWS)
+        taste = list(dict.fromkeys([*liked, *viewed]))
+        if not taste:
             return []
-        posts = await self._social.get_posts(liked)
+        posts = await self._social.get_posts(taste)
         ids = [
             point_id("video" if kind else "image", media_id)
             for post in posts.values()
@@ -209,7 +221,7 @@ class IntelligenceService:
         flt = dataclasses.replace(
             flt,
             exclude_author_ids=(*flt.exclude_author_ids, viewer_id),
-            exclude_post_ids=tuple({*liked, *exclude_post_ids}),
+            exclude_post_ids=tuple({*taste, *exclude_post_ids}),
         )
         hits = await self._vectors.recommend(examples, limit=limit, filter=flt)
         return await self._results(viewer_id, hits)

@@ -126,6 +126,7 @@ class SocialService:
 
     async def get_post(self, viewer_id: int, post_id: int) -> dict[str, Any]:
         post = post_json(await self._visible_post(viewer_id, post_id))
+        await self._intelligence.record_view(viewer_id, post)
         return (await self._intelligence.annotate(viewer_id, [post]))[0]
 
     async def edit_post(self, user_id: int, post_id: int, text: str) -> dict[str, Any]:

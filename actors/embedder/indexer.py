@@ -33,11 +33,33 @@ class IndexPost:
     post_id: int
 
 
+BACKFILL_WITHIN_S = 7 * 24 * 3600.0
+BACKFILL_LIMIT = 10_000
+
+
 class IndexActor(Actor):
     def __init__(self, intelligence: IntelligenceService) -> None:
         self._intelligence = intelligence
         self.done = 0
         self.failed = 0
+        self.backfilled = 0
+
+    async def on_start(self) -> None:
+        self.nursery.start_soon(self._backfill)
+
+    async def _backfill(self) -> None:
+        """Queue again the recent posts no run finished indexing (a crash, a full queue): the
+        queue lives in memory, the truth about what is indexed in the database."""
+        try:
+            pending = await self._intelligence.unindexed_posts(
+                within_s=BACKFILL_WITHIN_S, limit=BACKFILL_LIMIT
+            )
+        except StoreUnavailable as exc:
+            log.warning("cannot look for unindexed posts: %s", exc)
+            return
+        for post_id in pending:
+            await self.ref.tell(IndexPost(post_id))  # we consume meanwhile: backpressure, no deadlock
+            self.backfilled += 1
 
     async def handle(self, message: Any) -> None:
         try:
@@ -63,4 +85,4 @@ class IndexActor(Actor):
         self.done += 1
 
     def inspect(self) -> dict[str, Any]:
-        return {"jobs_done": self.done, "jobs_failed": self.failed}
+        return {"jobs_done": self.done, "jobs_failed": self.failed, "backfilled": self.backfilled}

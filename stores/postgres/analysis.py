@@ -109,6 +109,41 @@ class PostgresAnalysisStore:
         )
         return [post_id for (post_id,) in rows]
 
+    async def record_view(self, user_id: int, post_id: int) -> None:
+        await self._db.run(
+            lambda conn: conn.execute(
+                "INSERT INTO post_views (user_id, post_id) VALUES (%s, %s)"
+                " ON CONFLICT (user_id, post_id) DO UPDATE SET viewed_at = now()",
+                (user_id, post_id),
+            )
+        )
+
+    async def recent_views(self, user_id: int, limit: int) -> list[int]:
+        rows = await self._db.run(
+            lambda conn: conn.execute(
+                "SELECT post_id FROM post_views WHERE user_id = %s ORDER BY viewed_at DESC LIMIT %s",
+                (user_id, limit),
+            ).fetchall(),
+            idempotent=True,
+        )
+        return [post_id for (post_id,) in rows]
+
+    async def mark_indexed(self, post_id: int) -> None:
+        await self._db.run(
+            lambda conn: conn.execute("UPDATE posts SET indexed_at = now() WHERE id = %s", (post_id,))
+        )
+
+    async def unindexed_posts(self, *, within_s: float, limit: int) -> list[int]:
+        rows = await self._db.run(
+            lambda conn: conn.execute(
+                "SELECT id FROM posts WHERE indexed_at IS NULL AND deleted_at IS NULL"
+                " AND created_at > now() - make_interval(secs => %s) ORDER BY created_at LIMIT %s",
+                (within_s, limit),
+            ).fetchall(),
+            idempotent=True,
+        )
+        return [post_id for (post_id,) in rows]
+
     async def shows_sensitive(self, user_id: int) -> bool:
         row = await self._db.run(
             lambda conn: conn.execute(

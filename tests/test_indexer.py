@@ -1,0 +1,66 @@
+"""The IndexActor: jobs run in order, failures are counted not fatal, unfinished work is backfilled."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import trio
+import trio.testing
+
+from actors.actor import actor_spec
+from actors.embedder.indexer import AnalyseMedia, IndexActor, IndexPost
+from stores.errors import StoreUnavailable
+from supervisor import Supervisor
+
+
+class FakeIntelligence:
+    """Records calls; stands in for IntelligenceService, whose real paths the live tests cover."""
+
+    def __init__(self, unindexed: list[int]) -> None:
+        self.unindexed = unindexed
+        self.indexed: list[int] = []
+        self.analysed: list[int] = []
+
+    async def unindexed_posts(self, *, within_s: float, limit: int) -> list[int]:
+        return list(self.unindexed)
+
+    async def index_post(self, post_id: int) -> None:
+        if post_id < 0:
+            raise StoreUnavailable("the vector store is down")
+        if post_id == 0:
+            raise ValueError("odd data")
+        self.indexed.append(post_id)
+
+    async def analyse_media(self, media_id: int) -> list[int]:
+        self.analysed.append(media_id)
+        return [100 + media_id]
+
+
+async def run_indexer(fake: FakeIntelligence, nursery: trio.Nursery) -> tuple[Supervisor, Any]:
+    spec, ref = actor_spec("indexer", lambda: IndexActor(fake), capacity=2)  # type: ignore[arg-type]
+    sup = Supervisor("root", [spec])
+    await nursery.start(sup.run)
+    return sup, ref
+
+
+async def test_unfinished_posts_are_backfilled_on_start_through_a_small_mailbox() -> None:
+    fake = FakeIntelligence(unindexed=[1, 2, 3, 4, 5])
+    async with trio.open_nursery() as nursery:
+        sup, ref = await run_indexer(fake, nursery)
+        await trio.testing.wait_all_tasks_blocked()
+        assert fake.indexed == [1, 2, 3, 4, 5], "more than the mailbox holds, without deadlock"
+        assert ref.inspect()["backfilled"] == 5
+        await sup.shutdown()
+
+
+async def test_failed_jobs_are_counted_and_the_actor_goes_on() -> None:
+    fake = FakeIntelligence(unindexed=[])
+    async with trio.open_nursery() as nursery:
+        sup, ref = await run_indexer(fake, nursery)
+        await ref.ask(IndexPost(-1))  # an outage
+        await ref.ask(IndexPost(0))  # a poison job
+        await ref.ask(AnalyseMedia(7))  # moderation, then re-indexing the posts showing it
+        figures = sup.inspect()["children"][0]
+        assert (figures["jobs_failed"], figures["jobs_done"], figures["restarts"]) == (2, 1, 0)
+        assert (fake.analysed, fake.indexed) == ([7], [107])
+        await sup.shutdown()
