@@ -189,7 +189,11 @@ class SocialService:
         posts = [e.body["post"] for e in events if e.type == POST_CREATED]
         big = await self._social.big_accounts_followed(user_id, self._fanout_write_limit + 1)
         if big:
-            oldest = min((p["created_at"] for p in posts), default=None) if len(entries) == limit else None
+            # The span this page covers: up to its newest entry (everything, on the first page),
+            # down to its oldest entry (everything older, on a short last page).
+            times = [p["created_at"] for p in posts]
+            oldest = min(times) if times and len(entries) == limit else None
+            newest = max(times) if times and before is not None else None
             seen = {p["id"] for p in posts}
             blocked = await self._social.blocked_set(user_id)
             for post in await self._social.posts_by(big, limit=limit):
@@ -197,6 +201,7 @@ class SocialService:
                     post.id not in seen
                     and post.author_id not in blocked
                     and (oldest is None or post.created_at >= oldest)
+                    and (newest is None or post.created_at < newest)
                 ):
                     posts.append(post_json(post))
         posts.sort(key=lambda p: (p["created_at"], p["id"]), reverse=True)
