@@ -38,9 +38,10 @@ def main(argv: list[str] | None = None) -> int:
 def run_server(settings: Settings) -> int:
     import trio
 
+    from viora.logging_setup import configure_logging
     from viora.server import serve
 
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    configure_logging(settings.log_format)
     logging.getLogger("pgserver").setLevel(logging.WARNING)  # it logs every command it runs at INFO
     trio.run(serve, settings)
     return 0

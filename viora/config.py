@@ -166,6 +166,8 @@ class Settings:
     vector_threads: int = 4
     """Vector store calls running at once in worker threads."""
 
+    log_format: str | None = None
+    """``json`` or ``text``; unset: text on a terminal, JSON lines otherwise (see viora/logging_setup.py)."""
     extra: Mapping[str, Any] = field(default_factory=dict)
 
     @classmethod

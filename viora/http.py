@@ -8,11 +8,13 @@ import time
 from typing import Any
 
 import trio
+from prometheus_client import CONTENT_TYPE_LATEST
 from quart import Response, jsonify, request
 from quart_trio import QuartTrio
 
 from stores.errors import StoreUnavailable
 from viora.media_http import register_media_routes
+from viora.metrics import RuntimeMetrics
 from viora.runtime import Runtime
 
 READY_DB_TIMEOUT_S = 2.0
@@ -79,6 +81,17 @@ def build_http_app(runtime: Runtime) -> QuartTrio:
         if request.args.get("reset_peak_lag") == "1":
             runtime.probe.reset_peak()
         return jsonify(figures)
+
+    metrics = RuntimeMetrics(runtime)
+
+    @app.get("/metrics")
+    async def prometheus_metrics() -> Any:
+        """Prometheus text format. It needs the admin token like ``/admin/*``: this port also serves
+        the public websocket, and per-actor series name online users (``user:<id>``). Prometheus
+        sends the token with ``authorization: {credentials_file: ...}`` in its scrape config."""
+        if (refusal := admin_refusal()) is not None:
+            return refusal
+        return Response(metrics.render(), content_type=CONTENT_TYPE_LATEST)
 
     register_media_routes(app, runtime)
     return app

@@ -229,13 +229,28 @@ class SocketRegistry:
         self._sockets: set[Connection] = set()
         self.opened = 0
         self.closed_dead = 0
+        self._closed_frames_in = 0
+        self._closed_frames_out = 0
 
     def add(self, conn: Connection) -> None:
         self._sockets.add(conn)
         self.opened += 1
 
     def discard(self, conn: Connection) -> None:
-        self._sockets.discard(conn)
+        if conn in self._sockets:
+            self._sockets.remove(conn)
+            self._closed_frames_in += conn.frames_in
+            self._closed_frames_out += conn.frames_out
+
+    def frame_totals(self) -> tuple[int, int]:
+        """Frames received and sent by every socket since start, closed ones included.
+
+        Closed sockets are folded in as they go and open ones summed when asked, so counting costs
+        the per-frame path nothing beyond the connection's own counters (read at scrape time).
+        """
+        frames_in = self._closed_frames_in + sum(c.frames_in for c in self._sockets)
+        frames_out = self._closed_frames_out + sum(c.frames_out for c in self._sockets)
+        return frames_in, frames_out
 
     def __len__(self) -> int:
         return len(self._sockets)
