@@ -183,6 +183,8 @@ class SocialService:
 
         Paging is by the home stream's sequence number; big accounts' posts are merged into the
         time span the page covers (newer than its oldest entry, or anything on a short last page).
+        Only their newest ``limit`` posts are considered: scrolling far back through a big
+        account's older posts would need a keyset on time (not built yet).
         """
         entries = await self._timeline.read_before(user_id, "home", before, limit)
         events = await self._streams.hydrate(user_id, entries)
