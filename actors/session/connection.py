@@ -14,7 +14,7 @@ from __future__ import annotations
 import itertools
 import logging
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 import trio
 
@@ -213,9 +213,6 @@ class Connection:
                 await self.transport.send(frame)
                 self.frames_out += 1
 
-    def inspect(self) -> dict[str, Any]:
-        return {"id": self.id, "user_id": self.user_id, "frames_in": self.frames_in}
-
 
 class SocketRegistry:
     """Every open socket, and the one task that keeps them honest (heartbeats, dead peers).
@@ -227,14 +224,12 @@ class SocketRegistry:
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
         self._sockets: set[Connection] = set()
-        self.opened = 0
         self.closed_dead = 0
         self._closed_frames_in = 0
         self._closed_frames_out = 0
 
     def add(self, conn: Connection) -> None:
         self._sockets.add(conn)
-        self.opened += 1
 
     def discard(self, conn: Connection) -> None:
         if conn in self._sockets:

@@ -151,9 +151,6 @@ class SessionDirectory:
     def online_users(self) -> int:
         return sum(1 for s in self._sessions.values() if s.sockets)
 
-    def inspect(self) -> dict[str, Any]:
-        return {"sessions": len(self._sessions), "online_users": self.online_users()}
-
     def _forget(self, session: UserSession) -> None:
         """Called by an idle SessionActor as it stops: drop its state (nobody is connected)."""
         if not session.sockets:
