@@ -98,8 +98,9 @@ class Accounts:
         )
         self._kdf = trio.CapacityLimiter(settings.kdf_threads)
         # Verifying against this hash when the user does not exist keeps "no such user" and
-        # "wrong password" equally slow, so timing does not reveal which usernames exist.
-        self._decoy_hash = self._hasher.hash(secrets.token_urlsafe(16))
+        # "wrong password" equally slow, so timing does not reveal which usernames exist. Made on
+        # first need, in a worker thread: a KDF run does not belong on the event loop at start-up.
+        self._decoy_hash: str | None = None
 
     async def register(self, username: str, password: str, display_name: str | None) -> SignedIn:
         try:
@@ -119,7 +120,7 @@ class Accounts:
         name = username.lower()
         self._throttle.check(name, trio.current_time())
         user = await self._users.get_user_by_username(name)
-        stored = user.password_hash if user is not None else self._decoy_hash
+        stored = user.password_hash if user is not None else await self._decoy()
         verified = await trio.to_thread.run_sync(self._verify, stored, password, limiter=self._kdf)
         if not verified or user is None:
             self._throttle.failed(name, trio.current_time())
@@ -153,6 +154,12 @@ class Accounts:
         expires_at = time.time() + self._settings.token_ttl_s
         await self._users.create_token(user.id, token_hash, expires_at)
         return SignedIn(user, token_hash, token, expires_at)
+
+    async def _decoy(self) -> str:
+        if self._decoy_hash is None:
+            secret = secrets.token_urlsafe(16)
+            self._decoy_hash = await trio.to_thread.run_sync(self._hasher.hash, secret, limiter=self._kdf)
+        return self._decoy_hash
 
     def _verify(self, stored_hash: str, password: str) -> bool:
         try:
