@@ -20,8 +20,14 @@ class FakeIntelligence:
         self.unindexed = unindexed
         self.indexed: list[int] = []
         self.analysed: list[int] = []
+        self.warmed_before_backfill: bool | None = None
+        self._warm = False
+
+    async def warm_up(self) -> None:
+        self._warm = True
 
     async def unindexed_posts(self, *, within_s: float, limit: int) -> list[int]:
+        self.warmed_before_backfill = self._warm
         return list(self.unindexed)
 
     async def index_post(self, post_id: int) -> None:
@@ -50,6 +56,7 @@ async def test_unfinished_posts_are_backfilled_on_start_through_a_small_mailbox(
         await trio.testing.wait_all_tasks_blocked()
         assert fake.indexed == [1, 2, 3, 4, 5], "more than the mailbox holds, without deadlock"
         assert ref.inspect()["backfilled"] == 5
+        assert fake.warmed_before_backfill, "the moderation models load at start, not on first use"
         await sup.shutdown()
 
 

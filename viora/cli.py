@@ -1,4 +1,5 @@
-"""The ``viora`` command: ``viora serve`` runs the server, ``viora tree`` shows its live supervision tree."""
+"""The ``viora`` command: ``viora serve`` runs the server, ``viora tree`` shows its live supervision
+tree, ``viora load`` drives simulated users against it."""
 
 from __future__ import annotations
 
@@ -13,6 +14,8 @@ from typing import Any
 
 from supervisor import render_tree
 from viora.config import Settings
+from viora.load.command import add_arguments as add_load_arguments
+from viora.load.command import run_command as run_load_command
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -28,10 +31,14 @@ def main(argv: list[str] | None = None) -> int:
     tree.add_argument(
         "--watch", type=float, nargs="?", const=2.0, metavar="SECONDS", help="refresh every N seconds"
     )
+    load = commands.add_parser("load", help="drive simulated users against a running server (or in process)")
+    add_load_arguments(load)
     args = parser.parse_args(argv)
     settings = Settings.from_env()
     if args.command == "tree":
         return show_tree(settings, args)
+    if args.command == "load":
+        return run_load_command(settings, args, settings.admin_token or _read_token_file(settings))
     return run_server(settings)
 
 

@@ -10,10 +10,10 @@ from __future__ import annotations
 import itertools
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Any, Protocol
 
 import trio
-from trio_websocket import ConnectionClosed, WebSocketConnection, open_websocket_url
+from trio_websocket import ConnectionClosed, open_websocket_url
 
 from protocol.codec import ServerFrame, decode_server_frame, encode_request
 
@@ -28,8 +28,17 @@ class ServerError(Exception):
         self.frame = frame
 
 
+class MessageSocket(Protocol):
+    """What the client needs of a socket: a trio-websocket connection, or the load tester's
+    in-process pipe (``viora.load.inprocess``). ``get_message`` raises ``ConnectionClosed``."""
+
+    async def send_message(self, message: bytes | str) -> None: ...
+
+    async def get_message(self) -> bytes | str: ...
+
+
 class Client:
-    def __init__(self, ws: WebSocketConnection, *, auto_pong: bool = True, events: int = 1024) -> None:
+    def __init__(self, ws: MessageSocket, *, auto_pong: bool = True, events: int = 1024) -> None:
         self.ws = ws
         self.auto_pong = auto_pong
         self._ids = itertools.count(1)
@@ -42,14 +51,23 @@ class Client:
     @classmethod
     @asynccontextmanager
     async def connect(cls, url: str, **kwargs: Any) -> AsyncIterator[Client]:
-        async with open_websocket_url(url, max_message_size=16 * 1024 * 1024) as ws:
-            client = cls(ws, **kwargs)
-            async with trio.open_nursery() as nursery:
-                nursery.start_soon(client._read_loop)
-                try:
-                    yield client
-                finally:
-                    nursery.cancel_scope.cancel()
+        async with (
+            open_websocket_url(url, max_message_size=16 * 1024 * 1024) as ws,
+            cls.over(ws, **kwargs) as client,
+        ):
+            yield client
+
+    @classmethod
+    @asynccontextmanager
+    async def over(cls, ws: MessageSocket, **kwargs: Any) -> AsyncIterator[Client]:
+        """A client on an already open socket, reading it until the block ends."""
+        client = cls(ws, **kwargs)
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(client._read_loop)
+            try:
+                yield client
+            finally:
+                nursery.cancel_scope.cancel()
 
     async def request(self, type_: str, body: dict[str, Any] | None = None, *, timeout: float = 10.0) -> Any:
         """Send a request and return the reply body; raise :class:`ServerError` for an error frame."""

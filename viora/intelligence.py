@@ -137,6 +137,10 @@ class IntelligenceService:
             await self._vectors.upsert(points)
         await self._analysis.mark_indexed(post.id)
 
+    async def warm_up(self) -> None:
+        """Load the moderation models (in worker threads) before the first upload or comment."""
+        await self._moderation.warm_up()
+
     async def moderate_text(self, kind: TextKind, object_id: int, text: str) -> bool:
         """Classify a caption, comment or message, record the verdict, say whether it is flagged."""
         verdict = await self._moderation.classify_text(text)

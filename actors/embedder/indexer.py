@@ -45,7 +45,13 @@ class IndexActor(Actor):
         self.backfilled = 0
 
     async def on_start(self) -> None:
-        self.nursery.start_soon(self._backfill)
+        self.nursery.start_soon(self._prepare)
+
+    async def _prepare(self) -> None:
+        # Load the moderation models now: loaded on first use, they held the first comment or
+        # message after a start for ~2.5 s (seen by `viora load`).
+        await self._intelligence.warm_up()
+        await self._backfill()
 
     async def _backfill(self) -> None:
         """Queue again the recent posts no run finished indexing (a crash, a full queue): the
