@@ -54,7 +54,7 @@ def build_http_app(runtime: Runtime) -> QuartTrio:
             problems.append("supervision tree not running")
         try:
             with trio.fail_after(READY_DB_TIMEOUT_S):
-                await runtime.stores.db.run(lambda conn: conn.execute("select 1").fetchone(), idempotent=True)
+                await runtime.stores.db.query(lambda conn: conn.execute("select 1").fetchone())
         except (StoreUnavailable, trio.TooSlowError):
             problems.append("database unreachable")
         status = 503 if problems else 200

@@ -24,41 +24,37 @@ class PostgresAnalysisStore:
     async def moderation(self, media_ids: list[int]) -> dict[int, MediaModeration]:
         if not media_ids:
             return {}
-        rows = await self._db.run(
+        rows = await self._db.query(
             lambda conn: conn.execute(
                 f"SELECT {_MODERATION} FROM media WHERE id = ANY(%s)", (media_ids,)
             ).fetchall(),
-            idempotent=True,
         )
         return {row[0]: MediaModeration(*row) for row in rows}
 
     async def flagged(self, *, before_id: int | None = None, limit: int = 50) -> list[MediaModeration]:
-        rows = await self._db.run(
+        rows = await self._db.query(
             lambda conn: conn.execute(
                 f"SELECT {_MODERATION} FROM media WHERE moderation = 'flagged'"
                 " AND (%s::bigint IS NULL OR id < %s) ORDER BY id DESC LIMIT %s",
                 (before_id, before_id, limit),
             ).fetchall(),
-            idempotent=True,
         )
         return [MediaModeration(*row) for row in rows]
 
     async def frame_keys(self, media_id: int) -> list[str]:
-        rows = await self._db.run(
+        rows = await self._db.query(
             lambda conn: conn.execute(
                 "SELECT key FROM media_frames WHERE media_id = %s ORDER BY t_s", (media_id,)
             ).fetchall(),
-            idempotent=True,
         )
         return [key for (key,) in rows]
 
     async def posts_with_media(self, media_id: int) -> list[int]:
-        rows = await self._db.run(
+        rows = await self._db.query(
             lambda conn: conn.execute(
                 "SELECT id FROM posts WHERE media_ids @> ARRAY[%s]::bigint[] AND deleted_at IS NULL",
                 (media_id,),
             ).fetchall(),
-            idempotent=True,
         )
         return [post_id for (post_id,) in rows]
 
@@ -70,11 +66,10 @@ class PostgresAnalysisStore:
     async def alignments(self, post_ids: list[int]) -> dict[int, float]:
         if not post_ids:
             return {}
-        rows = await self._db.run(
+        rows = await self._db.query(
             lambda conn: conn.execute(
                 "SELECT id, alignment FROM posts WHERE id = ANY(%s) AND alignment IS NOT NULL", (post_ids,)
             ).fetchall(),
-            idempotent=True,
         )
         return {post_id: score for post_id, score in rows}
 
@@ -90,22 +85,20 @@ class PostgresAnalysisStore:
     async def flagged_texts(self, kind: TextKind, object_ids: list[int]) -> set[int]:
         if not object_ids:
             return set()
-        rows = await self._db.run(
+        rows = await self._db.query(
             lambda conn: conn.execute(
                 "SELECT object_id FROM text_verdicts WHERE kind = %s AND object_id = ANY(%s) AND flagged",
                 (kind, object_ids),
             ).fetchall(),
-            idempotent=True,
         )
         return {object_id for (object_id,) in rows}
 
     async def recent_likes(self, user_id: int, limit: int) -> list[int]:
-        rows = await self._db.run(
+        rows = await self._db.query(
             lambda conn: conn.execute(
                 "SELECT post_id FROM likes WHERE user_id = %s ORDER BY created_at DESC LIMIT %s",
                 (user_id, limit),
             ).fetchall(),
-            idempotent=True,
         )
         return [post_id for (post_id,) in rows]
 
@@ -119,12 +112,11 @@ class PostgresAnalysisStore:
         )
 
     async def recent_views(self, user_id: int, limit: int) -> list[int]:
-        rows = await self._db.run(
+        rows = await self._db.query(
             lambda conn: conn.execute(
                 "SELECT post_id FROM post_views WHERE user_id = %s ORDER BY viewed_at DESC LIMIT %s",
                 (user_id, limit),
             ).fetchall(),
-            idempotent=True,
         )
         return [post_id for (post_id,) in rows]
 
@@ -134,22 +126,20 @@ class PostgresAnalysisStore:
         )
 
     async def unindexed_posts(self, *, within_s: float, limit: int) -> list[int]:
-        rows = await self._db.run(
+        rows = await self._db.query(
             lambda conn: conn.execute(
                 "SELECT id FROM posts WHERE indexed_at IS NULL AND deleted_at IS NULL"
                 " AND created_at > now() - make_interval(secs => %s) ORDER BY created_at LIMIT %s",
                 (within_s, limit),
             ).fetchall(),
-            idempotent=True,
         )
         return [post_id for (post_id,) in rows]
 
     async def shows_sensitive(self, user_id: int) -> bool:
-        row = await self._db.run(
+        row = await self._db.query(
             lambda conn: conn.execute(
                 "SELECT show_sensitive FROM users WHERE id = %s", (user_id,)
             ).fetchone(),
-            idempotent=True,
         )
         return bool(row and row[0])
 

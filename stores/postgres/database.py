@@ -30,8 +30,12 @@ T = TypeVar("T")
 class Database:
     """A pool of connections to one database; every call runs in a worker thread.
 
-    Connections are checked when handed out (``check=``), so one the server dropped while idle
-    (restart, ``pg_terminate_backend``, a NAT timeout) is replaced instead of failing a request.
+    A connection the server dropped while it sat in the pool (restart, ``pg_terminate_backend``,
+    a NAT timeout) fails on the first command sent on it. Calls are retried on a fresh connection
+    when that first command failed, since nothing can have run yet (``run``), or at any point for
+    work that is safe to repeat (``query``). The pool does not check connections when it hands them
+    out: that was one extra round trip per call, and ``viora load`` showed it, with BEGIN and
+    COMMIT around single reads, as most of the time our worker threads spent on the database.
     """
 
     def __init__(self, dsn: str, *, min_size: int = 1, max_size: int = 8, pool_timeout: float = 10.0) -> None:
@@ -43,11 +47,12 @@ class Database:
             max_size=max_size,
             timeout=pool_timeout,
             open=False,
-            check=ConnectionPool.check_connection,
             # Autocommit, so the only transactions are the explicit ones in ``run``.
             kwargs={"autocommit": True},
             name="viora",
         )
+        self._attempts = max_size + 1
+        """Every pooled connection may be dead at once (a server restart): try past all of them."""
         self._limiter = trio.CapacityLimiter(max_size)
 
     async def open(self, *, wait: bool = True) -> None:
@@ -61,17 +66,23 @@ class Database:
     async def close(self) -> None:
         await trio.to_thread.run_sync(self._pool.close)
 
-    async def run(self, fn: Callable[[psycopg.Connection], T], *, idempotent: bool = False) -> T:
+    async def run(self, fn: Callable[[psycopg.Connection], T]) -> T:
         """Run ``fn(conn)`` inside one transaction on a pooled connection, in a worker thread.
 
         A connection-level failure raises :class:`StoreUnavailable`; a unique violation raises
         :class:`Conflict`, a foreign key naming no row :class:`NotFound`, a check constraint
-        :class:`Invalid`. When ``fn`` is ``idempotent`` (running it twice has the effect of once),
-        a connection failure before the commit completed is retried once on a fresh connection:
-        that absorbs the race between the pool's check and the server dropping the connection.
-        Non-idempotent work is never retried, since a failed COMMIT may still have committed.
+        :class:`Invalid`. A connection that fails at BEGIN is replaced and the call retried; once
+        BEGIN has gone through, a failure is never retried, since a failed COMMIT may still have
+        committed.
         """
-        return await self._in_thread(partial(_transaction, fn, retry=idempotent))
+        return await self._in_thread(partial(_transaction, fn, attempts=self._attempts))
+
+    async def query(self, fn: Callable[[psycopg.Connection], T]) -> T:
+        """Run ``fn(conn)`` without an explicit transaction (autocommit: each statement is atomic
+        and sees its own snapshot): for reads, and for single statements that are safe to repeat.
+        A connection failure is retried on a fresh connection. Saves the BEGIN and COMMIT round
+        trips of :meth:`run`; errors map as for :meth:`run`."""
+        return await self._in_thread(partial(_retried, fn, attempts=self._attempts))
 
     async def migrate(self) -> list[int]:
         """Bring the schema up to date; returns the versions applied by this call."""
@@ -92,25 +103,37 @@ class Database:
             raise StoreUnavailable(str(exc)) from exc
 
 
-def _transaction(fn: Callable[[psycopg.Connection], T], pool: ConnectionPool, *, retry: bool) -> T:
-    committed = False
+def _transaction(fn: Callable[[psycopg.Connection], T], pool: ConnectionPool, *, attempts: int) -> T:
+    begun = False
 
     def attempt(conn: psycopg.Connection) -> T:
-        nonlocal committed
-        with conn.transaction():
-            result = fn(conn)
-        committed = True
-        return result
+        nonlocal begun
+        with conn.transaction():  # sends BEGIN now
+            begun = True
+            return fn(conn)
 
-    try:
-        return _with_connection(attempt, pool)
-    except PoolTimeout:
-        raise  # no connection to be had: waiting a second full timeout would not help
-    except psycopg.OperationalError as exc:
-        if not retry or committed:
-            raise
-        log.warning("retrying an idempotent transaction after a connection failure: %s", exc)
-        return _with_connection(attempt, pool)
+    return _retried(attempt, pool, attempts=attempts, retry_if=lambda: not begun)
+
+
+def _retried(
+    fn: Callable[[psycopg.Connection], T],
+    pool: ConnectionPool,
+    *,
+    attempts: int,
+    retry_if: Callable[[], bool] = lambda: True,
+) -> T:
+    """``fn`` on a pooled connection; on a connection failure, again on another while
+    ``retry_if()`` allows (the pool discards the broken connection when it comes back)."""
+    for remaining in range(attempts - 1, -1, -1):
+        try:
+            return _with_connection(fn, pool)
+        except PoolTimeout:
+            raise  # no connection to be had: waiting a second full timeout would not help
+        except psycopg.OperationalError as exc:
+            if not remaining or not retry_if():
+                raise
+            log.warning("retrying on a fresh connection after a connection failure: %s", exc)
+    raise AssertionError("unreachable: the last attempt returns or raises")
 
 
 def _with_connection(fn: Callable[[psycopg.Connection], T], pool: ConnectionPool) -> T:

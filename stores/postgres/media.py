@@ -86,7 +86,7 @@ class PostgresMediaStore:
                 row = cur.execute(f"SELECT {_MEDIA_COLUMNS} FROM media WHERE id = %s", (media_id,)).fetchone()
             return None if row is None else _media(row)
 
-        return await self._db.run(read, idempotent=True)
+        return await self._db.query(read)
 
     async def create_upload(self, owner_id: int, length: int) -> Upload:
         upload = Upload(str(uuid.uuid4()), owner_id, length, None)
@@ -102,11 +102,10 @@ class PostgresMediaStore:
         key = _valid_uuid(upload_id)
         if key is None:
             return None
-        row = await self._db.run(
+        row = await self._db.query(
             lambda conn: conn.execute(
                 "SELECT owner_id, length, media_id FROM media_uploads WHERE id = %s", (key,)
             ).fetchone(),
-            idempotent=True,
         )
         if row is None:
             return None
@@ -169,12 +168,11 @@ class PostgresMediaStore:
         )
 
     async def report_progress(self, job: ClaimedJob, progress: float) -> None:
-        await self._db.run(
+        await self._db.query(
             lambda conn: conn.execute(
                 "UPDATE media SET progress = %s, updated_at = now() WHERE id = %s AND state = 'running'",
                 (progress, job.media_id),
             ),
-            idempotent=True,
         )
 
     async def finish_ready(
@@ -228,12 +226,11 @@ class PostgresMediaStore:
         return await self._db.run(requeue)
 
     async def job_status(self, media_id: int) -> JobStatus | None:
-        row = await self._db.run(
+        row = await self._db.query(
             lambda conn: conn.execute(
                 "SELECT state, attempts, completions, last_error FROM media_jobs WHERE media_id = %s",
                 (media_id,),
             ).fetchone(),
-            idempotent=True,
         )
         return None if row is None else JobStatus(MediaState(row[0]), row[1], row[2], row[3])
 

@@ -69,7 +69,7 @@ class PostgresMessageStore:
         return await self._db.run(insert)
 
     async def conversation(self, conversation_id: int, user_id: int) -> Conversation:
-        return await self._db.run(lambda conn: _conversation(conn, conversation_id, user_id), idempotent=True)
+        return await self._db.query(lambda conn: _conversation(conn, conversation_id, user_id))
 
     async def conversations(self, user_id: int, limit: int = 50) -> list[Conversation]:
         def select(conn: psycopg.Connection) -> list[Conversation]:
@@ -81,7 +81,7 @@ class PostgresMessageStore:
             ).fetchall()
             return [_to_conversation(r) for r in rows]
 
-        return await self._db.run(select, idempotent=True)
+        return await self._db.query(select)
 
     async def add_message(self, conversation_id: int, sender_id: int, text: str) -> Message:
         def insert(conn: psycopg.Connection) -> Message:
@@ -109,7 +109,7 @@ class PostgresMessageStore:
             ).fetchall()
             return [Message(*r) for r in rows]
 
-        return await self._db.run(select, idempotent=True)
+        return await self._db.query(select)
 
     async def mark(self, conversation_id: int, user_id: int, kind: ReceiptKind, message_id: int) -> bool:
         # Reading implies delivery: a read mark moves the delivered mark too.

@@ -61,7 +61,7 @@ class PostgresSocialStore:
             cur = conn.cursor(row_factory=class_row(Profile))
             return cur.execute(f"SELECT {_PROFILE} FROM users WHERE id = %s", (user_id,)).fetchone()
 
-        return await self._db.run(select, idempotent=True)
+        return await self._db.query(select)
 
     async def update_profile(
         self,
@@ -80,7 +80,7 @@ class PostgresSocialStore:
             ).fetchone()
             return _found(row, f"user {user_id}")
 
-        return await self._db.run(update, idempotent=True)
+        return await self._db.query(update)
 
     # --- graph -------------------------------------------------------------------------
     async def follow(self, follower_id: int, followee_id: int) -> bool:
@@ -148,7 +148,7 @@ class PostgresSocialStore:
         return await self._db.run(delete)
 
     async def blocked_between(self, a: int, b: int) -> bool:
-        return await self._db.run(lambda conn: _blocked_between(conn, a, b), idempotent=True)
+        return await self._db.query(lambda conn: _blocked_between(conn, a, b))
 
     async def blocked_set(self, user_id: int) -> set[int]:
         rows = await self._rows(
@@ -318,12 +318,12 @@ class PostgresSocialStore:
                 (post_id, after_id or 0, limit),
             ).fetchall()
 
-        return await self._db.run(select, idempotent=True)
+        return await self._db.query(select)
 
     # --- plumbing ----------------------------------------------------------------------
     async def _rows(self, query: str, params: Sequence[Any] | dict[str, Any]) -> list[tuple[Any, ...]]:
         """A read-only query's rows (safe to retry)."""
-        return await self._db.run(lambda conn: conn.execute(query, params).fetchall(), idempotent=True)
+        return await self._db.query(lambda conn: conn.execute(query, params).fetchall())
 
 
 def _lock_pair(conn: psycopg.Connection, a: int, b: int) -> bool:

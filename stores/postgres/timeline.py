@@ -82,7 +82,7 @@ class PostgresTimelineStore:
             ).fetchone()
             return 0 if row is None else row[0]
 
-        return await self._db.run(select, idempotent=True)
+        return await self._db.query(select)
 
     async def _entries(
         self, user_id: int, stream: str, seq_range: str, bound: int, limit: int
@@ -100,7 +100,7 @@ class PostgresTimelineStore:
                 for seq, type_, body, created_at in rows
             ]
 
-        return await self._db.run(select, idempotent=True)
+        return await self._db.query(select)
 
 
 def _check_stream(stream: str) -> None:

@@ -48,7 +48,7 @@ class PostgresUserStore:
             cur = conn.cursor(row_factory=class_row(User))
             return cur.execute(f"SELECT {_USER_COLUMNS} FROM users WHERE {where}", (value,)).fetchone()
 
-        return await self._db.run(select, idempotent=True)
+        return await self._db.query(select)
 
     async def create_token(self, user_id: int, token_hash: bytes, expires_at: float) -> int:
         def insert(conn: psycopg.Connection) -> int:
@@ -70,7 +70,7 @@ class PostgresUserStore:
                 (token_hash,),
             ).fetchone()
 
-        return await self._db.run(select, idempotent=True)
+        return await self._db.query(select)
 
     async def revoke_token(self, token_hash: bytes) -> int:
         def update(conn: psycopg.Connection) -> int:

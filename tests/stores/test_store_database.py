@@ -6,6 +6,7 @@ import socket
 
 import psycopg
 import pytest
+import trio
 
 from stores.errors import StoreUnavailable
 from stores.postgres.database import Database, open_database
@@ -32,8 +33,17 @@ async def test_run_rolls_back_when_the_function_raises(db: Database) -> None:
     assert count == (0,)
 
 
-async def test_a_connection_dropped_by_the_server_is_replaced(db: Database, pg_admin_dsn: str) -> None:
-    old_pid = await db.run(_backend_pid)
+async def test_connections_dropped_by_the_server_are_replaced(db: Database, pg_admin_dsn: str) -> None:
+    old_pids: set[int] = set()
+
+    def busy_backend_pid(conn: psycopg.Connection) -> None:
+        conn.execute("SELECT pg_sleep(0.05)")  # hold the connection so the others open more
+        old_pids.add(_backend_pid(conn))
+
+    async with trio.open_nursery() as nursery:
+        for _ in range(4):
+            nursery.start_soon(db.run, busy_backend_pid)
+    assert len(old_pids) == 4, "the pool holds four connections, all about to be dropped"
     dbname = await db.run(lambda conn: conn.info.dbname)
     with psycopg.connect(pg_admin_dsn, autocommit=True) as admin:
         # The timeout argument makes the call wait until the backends are really gone.
@@ -42,11 +52,12 @@ async def test_a_connection_dropped_by_the_server_is_replaced(db: Database, pg_a
             " WHERE datname = %s AND pid <> pg_backend_pid()",
             (dbname,),
         )
-    new_pid = await db.run(_backend_pid)  # not idempotent: the pool's check alone must heal it
-    assert new_pid != old_pid
+    # Each dead connection fails at BEGIN, before any work: safe to retry, even for a transaction.
+    assert await db.run(_backend_pid) not in old_pids
+    assert await db.query(_backend_pid) not in old_pids
 
 
-async def test_idempotent_work_is_retried_once_after_a_connection_failure(db: Database) -> None:
+async def test_a_query_is_retried_after_a_connection_failure(db: Database) -> None:
     calls = 0
 
     def dies_first_time(conn: psycopg.Connection) -> int:
@@ -56,10 +67,10 @@ async def test_idempotent_work_is_retried_once_after_a_connection_failure(db: Da
             conn.execute("SELECT pg_terminate_backend(pg_backend_pid())")
         return calls
 
-    assert await db.run(dies_first_time, idempotent=True) == 2
+    assert await db.query(dies_first_time) == 2
 
 
-async def test_other_work_is_not_retried(db: Database) -> None:
+async def test_a_transaction_that_failed_after_begin_is_not_retried(db: Database) -> None:
     calls = 0
 
     def dies(conn: psycopg.Connection) -> None:
@@ -90,6 +101,6 @@ async def test_calls_to_an_unreachable_database_are_unavailable() -> None:
     await db.open(wait=False)
     try:
         with pytest.raises(StoreUnavailable):
-            await db.run(_backend_pid, idempotent=True)
+            await db.query(_backend_pid)
     finally:
         await db.close()
