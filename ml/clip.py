@@ -65,6 +65,16 @@ class ClipSource:
         )
 
     @property
+    def embed_dim(self) -> int:
+        """The model's output dimension, read from its configuration (no weights are loaded)."""
+        if self.model == TINY_MODEL:
+            register_tiny()
+        config = open_clip.get_model_config(self.model)
+        if config is None:
+            raise ValueError(f"unknown CLIP model {self.model!r}; known: {', '.join(open_clip.list_models())}")
+        return int(config["embed_dim"])
+
+    @property
     def quality(self) -> str:
         """What the vectors are worth, in words operators and the README can repeat."""
         if self.checkpoint is not None:
@@ -93,7 +103,7 @@ class ClipModel:
         self._dtype = next(model.parameters()).dtype
         self._preprocess = preprocess
         self._tokenizer = tokenizer
-        self.dim: int = int(open_clip.get_model_config(source.model)["embed_dim"])
+        self.dim: int = source.embed_dim
 
     # ----------------------------------------------------------------- one input at a time
 

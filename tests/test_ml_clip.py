@@ -16,6 +16,7 @@ from skimage import data
 from ml.clip import RANDOM_INIT_QUALITY, BadInput, ClipModel, ClipSource, load_clip
 from ml.tiny import TINY_CONFIG, TINY_MODEL
 from viora.config import Settings
+from viora.runtime import check_vector_dim
 
 TINY = ClipSource(TINY_MODEL)
 
@@ -78,3 +79,12 @@ def test_settings_name_the_source() -> None:
     assert source == ClipSource("ViT-B-16", "openai", Path("w.pt"))
     assert source.quality == "checkpoint w.pt"
     assert ClipSource("ViT-B-16", "openai").quality == "pretrained openai"
+
+
+def test_the_runtime_refuses_a_vector_dimension_its_model_does_not_make() -> None:
+    assert ClipSource(model="ViT-B-32").embed_dim == 512
+    check_vector_dim(Settings(clip_model=TINY_MODEL, vector_dim=TINY_CONFIG["embed_dim"]))
+    with pytest.raises(ValueError, match="set VIORA_VECTOR_DIM=64"):
+        check_vector_dim(Settings(clip_model=TINY_MODEL, vector_dim=512))
+    with pytest.raises(ValueError, match="unknown CLIP model"):
+        check_vector_dim(Settings(clip_model="no-such-model"))

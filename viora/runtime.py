@@ -133,10 +133,22 @@ class ContentServices:
         return cls(media, embedder, intelligence, index_ref, index_spec)
 
 
+def check_vector_dim(settings: Settings) -> None:
+    """Refuse to start when the vector store's dimension is not the CLIP model's: every post's
+    indexing would fail later, one log line at a time, instead of once here."""
+    model_dim = ClipSource.from_settings(settings).embed_dim
+    if model_dim != settings.vector_dim:
+        raise ValueError(
+            f"VIORA_VECTOR_DIM is {settings.vector_dim} but the CLIP model {settings.clip_model} embeds in"
+            f" {model_dim} dimensions: set VIORA_VECTOR_DIM={model_dim}"
+        )
+
+
 @asynccontextmanager
 async def open_runtime(settings: Settings, http: HttpServer | None = None) -> AsyncIterator[Runtime]:
     """Open the stores, start the supervision tree (with ``http`` as its last child), and on exit
     shut the tree down in reverse order before the stores close."""
+    check_vector_dim(settings)
     admin_token = load_or_create_admin_token(settings)
     async with open_stores(settings) as stores, open_redis(settings) as redis:
         sessions = Supervisor("sessions", intensity=100, period_s=10.0)
