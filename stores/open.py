@@ -8,10 +8,12 @@ from dataclasses import dataclass
 
 from stores.analysis import AnalysisStore
 from stores.cassandra import open_cassandra_timeline
+from stores.fanout import FanoutLedger
 from stores.messaging import MessageStore
 from stores.postgres.analysis import PostgresAnalysisStore
 from stores.postgres.database import Database, open_database
 from stores.postgres.embedded import embedded_postgres
+from stores.postgres.fanout import PostgresFanoutLedger
 from stores.postgres.messaging import PostgresMessageStore
 from stores.postgres.social import PostgresSocialStore
 from stores.postgres.timeline import PostgresTimelineStore
@@ -32,9 +34,11 @@ class Stores:
     messages: MessageStore
     timeline: TimelineStore
     """In Cassandra when ``settings.cassandra_hosts`` is set, else in PostgreSQL."""
+    fanout: FanoutLedger
+    """Posts awaiting their fan-out (in PostgreSQL, beside the posts, whatever holds the timelines)."""
     vectors: VectorStore
-    analysis: AnalysisStore
     """A Qdrant server when ``settings.qdrant_url`` is set, else embedded under ``data_dir/vectors``."""
+    analysis: AnalysisStore
     dsn: str
     embedded: bool
     """True when we started PostgreSQL ourselves under ``settings.data_dir``."""
@@ -70,6 +74,7 @@ async def open_stores(settings: Settings) -> AsyncIterator[Stores]:
             social=PostgresSocialStore(db),
             messages=PostgresMessageStore(db),
             timeline=timeline,
+            fanout=PostgresFanoutLedger(db),
             vectors=vectors,
             analysis=PostgresAnalysisStore(db),
             dsn=dsn,

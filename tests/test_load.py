@@ -7,7 +7,6 @@ import io
 
 import pytest
 import trio
-from conftest import ws_url
 
 from viora.load.mix import parse_mix, stamp_age, stamped
 from viora.load.progress import Progress, render_summary
@@ -40,7 +39,9 @@ def check_summary(summary: dict) -> None:
 
 
 async def test_load_over_websockets_reports_operations_and_deliveries(server: Runtime) -> None:
-    summary = await run_small_load(server, SocketTarget([ws_url(server)], server.admin_token))
+    assert server.http_url is not None
+    ws_url = server.http_url.replace("http://", "ws://", 1) + "/ws"
+    summary = await run_small_load(server, SocketTarget([ws_url], server.admin_token))
     check_summary(summary)
     assert summary["server"][0]["loop_lag_ms"]["peak"] >= 0
 

@@ -69,6 +69,7 @@ class Runtime:
     admin_token: str
     http_url: str | None = field(default=None)
     media: MediaService = field(kw_only=True)
+    feed: FeedRouter = field(kw_only=True)
 
 
 def load_or_create_admin_token(settings: Settings) -> str:
@@ -175,6 +176,7 @@ async def open_runtime(settings: Settings, http: HttpServer | None = None) -> As
             settings.feed_actors,
             social=stores.social,
             timeline=stores.timeline,
+            ledger=stores.fanout,
             sessions=directory,
             bus=bus,
             write_limit=settings.fanout_write_limit,
@@ -224,7 +226,7 @@ async def open_runtime(settings: Settings, http: HttpServer | None = None) -> As
 
             children.append(ChildSpec("http", run_http, shutdown_s=settings.shutdown_drain_s))
         root = Supervisor("viora", children, intensity=5, period_s=30.0)
-        runtime = Runtime(settings, stores, root, services, probe, admin_token, media=media)
+        runtime = Runtime(settings, stores, root, services, probe, admin_token, media=media, feed=feed)
         async with trio.open_nursery() as nursery:
             await nursery.start(root.run)
             try:

@@ -188,7 +188,8 @@ class SocialService:
         """
         entries = await self._timeline.read_before(user_id, "home", before, limit)
         events = await self._streams.hydrate(user_id, entries)
-        posts = [e.body["post"] for e in events if e.type == POST_CREATED]
+        # A post appended twice (fan-out is at least once) is shown once; the page is sorted below.
+        posts = list({e.body["post"]["id"]: e.body["post"] for e in events if e.type == POST_CREATED}.values())
         big = await self._social.big_accounts_followed(user_id, self._fanout_write_limit + 1)
         if big:
             # The span this page covers: up to its newest entry (everything, on the first page),

@@ -8,7 +8,8 @@ writing their posts into every follower's timeline costs too much, so readers me
 time, and only followers online right now get the post written and pushed.
 
 Posts of one author always go to the same FeedActor (``author_id % n``), so their fan-outs never
-overtake each other.
+overtake each other. A post is marked done in the fan-out ledger once fanned out; one that never is
+(a crash, a long outage) is fanned out again by :mod:`actors.feed.recovery`.
 """
 
 from __future__ import annotations
@@ -21,8 +22,10 @@ from typing import Any
 import trio
 
 from actors.actor import Actor, ActorRef, actor_spec
+from actors.feed.recovery import FanoutRecovery
 from actors.session.directory import SessionDirectory
 from stores.errors import StoreUnavailable
+from stores.fanout import FanoutLedger
 from stores.social import Post, SocialStore
 from stores.timeline import TimelineStore
 from supervisor import ChildSpec
@@ -45,12 +48,14 @@ class FeedActor(Actor):
         self,
         social: SocialStore,
         timeline: TimelineStore,
+        ledger: FanoutLedger,
         sessions: SessionDirectory,
         bus: EventBus,
         write_limit: int,
         after: Callable[[Post], object],
     ) -> None:
         self._social = social
+        self._ledger = ledger
         self._after = after
         """Told each post once it is delivered (content indexing starts there, after live delivery)."""
         self._timeline = timeline
@@ -67,20 +72,24 @@ class FeedActor(Actor):
         for attempt, delay in enumerate((*RETRY_DELAYS_S, None), start=1):
             try:
                 await self._fan_out(message.post)
-                return
+                break
             except StoreUnavailable as exc:
                 # An outage is not a bug: retry a few times rather than crash into it (appends are
                 # one transaction per batch, so a retried batch is never half-applied).
                 log.warning("fan-out of post %s failed (attempt %d): %s", message.post.id, attempt, exc)
                 if delay is None:
                     self.failed += 1
-                    return
+                    return  # still pending in the ledger: the recovery sweep fans it out later
                 await trio.sleep(delay)
+        try:
+            await self._ledger.done(message.post.id)
+        except StoreUnavailable as exc:  # not retried here: that would write the streams twice
+            log.warning("post %s fanned out but not marked done: %s", message.post.id, exc)
 
     async def _fan_out(self, stale: Post) -> None:
         post = (await self._social.get_posts([stale.id])).get(stale.id)
         if post is None:
-            return  # deleted before its fan-out ran: followers' timelines never see it
+            return  # deleted before its fan-out ran: followers' timelines never see it (nor recovery)
         followers = await self._social.follower_ids(post.author_id)
         audience = [post.author_id, *followers]
         online = [uid for uid in audience if self._sessions.is_online(uid)]
@@ -113,6 +122,7 @@ class FeedRouter:
         *,
         social: SocialStore,
         timeline: TimelineStore,
+        ledger: FanoutLedger,
         sessions: SessionDirectory,
         bus: EventBus,
         write_limit: int,
@@ -121,14 +131,16 @@ class FeedRouter:
     ) -> None:
         self.specs: list[ChildSpec] = []
         self._refs: list[ActorRef[FeedActor]] = []
+        self.recovery = FanoutRecovery(ledger, social, self.fan_out)
         for n in range(count):
             spec, ref = actor_spec(
                 f"feed-{n}",
-                lambda: FeedActor(social, timeline, sessions, bus, write_limit, after_fan_out),
+                lambda: FeedActor(social, timeline, ledger, sessions, bus, write_limit, after_fan_out),
                 capacity=mailbox,
             )
             self.specs.append(spec)
             self._refs.append(ref)
+        self.specs.append(ChildSpec("recovery", self.recovery.run))
 
     async def fan_out(self, post: Post) -> None:
         """Queue the post's fan-out (waits only if that FeedActor's mailbox is full)."""
