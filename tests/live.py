@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import secrets
 import socket
 import subprocess
 import sys
@@ -22,7 +23,8 @@ from pgtools import scratch_database
 from ml.tiny import TINY_CONFIG, TINY_MODEL
 from viora.client import Client, ServerError
 
-ADMIN_TOKEN = "test-admin-token"
+ADMIN_TOKEN = f"test-admin-{secrets.token_hex(8)}"
+"""Random per test run: a server of another run that took a port we probed cannot pass as ours."""
 PASSWORD = "correct horse battery"
 
 
@@ -63,42 +65,60 @@ def run_server_process(admin_dsn: str, **env_overrides: str) -> Iterator[ServerP
 @contextmanager
 def serve_process(dsn: str, **env_overrides: str) -> Iterator[ServerProcess]:
     """``viora serve`` on database ``dsn`` (several processes may share one), with a data dir and a
-    port of its own; ready (``/readyz``) when this yields, terminated after."""
+    port of its own; ready (``/readyz``) when this yields, terminated after.
+
+    The port is probed free, then bound by the server: another program may take it in between.
+    A server that then fails to bind is started again on another port, and readiness is checked
+    with this run's admin token, so another run's server on the port is never taken for ours.
+    """
     with tempfile.TemporaryDirectory() as data_dir:
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            port = probe.getsockname()[1]
-        env = {
-            **os.environ,
-            "VIORA_DATA_DIR": data_dir,
-            "VIORA_PG_DSN": dsn,
-            "VIORA_PORT": str(port),
-            "VIORA_ADMIN_TOKEN": ADMIN_TOKEN,
-            "VIORA_CLIP_MODEL": TINY_MODEL,
-            "VIORA_VECTOR_DIM": str(TINY_CONFIG["embed_dim"]),
-            "HF_HUB_OFFLINE": "1",
-            **env_overrides,
-        }
-        process = subprocess.Popen([sys.executable, "-m", "viora.cli", "serve"], env=env)
-        server = ServerProcess(process, port, env)
+        for attempt in range(PORT_ATTEMPTS):
+            with socket.socket() as probe:
+                probe.bind(("127.0.0.1", 0))
+                port = probe.getsockname()[1]
+            env = {
+                **os.environ,
+                "VIORA_DATA_DIR": data_dir,
+                "VIORA_PG_DSN": dsn,
+                "VIORA_PORT": str(port),
+                "VIORA_ADMIN_TOKEN": ADMIN_TOKEN,
+                "VIORA_CLIP_MODEL": TINY_MODEL,
+                "VIORA_VECTOR_DIM": str(TINY_CONFIG["embed_dim"]),
+                "HF_HUB_OFFLINE": "1",
+                **env_overrides,
+            }
+            process = subprocess.Popen([sys.executable, "-m", "viora.cli", "serve"], env=env)
+            server = ServerProcess(process, port, env)
+            try:
+                if _wait_ready(server):
+                    yield server
+                    return
+            finally:
+                if process.poll() is None:
+                    process.terminate()
+                    process.wait(timeout=15)
+            if attempt + 1 == PORT_ATTEMPTS:
+                raise RuntimeError(f"viora serve exited with {process.returncode}")
+
+
+PORT_ATTEMPTS = 3
+
+
+def _wait_ready(server: ServerProcess) -> bool:
+    """True once ``server`` answers as ours; False if it exited (say, its port was taken)."""
+    deadline = time.monotonic() + 30
+    while True:  # waiting on another process: polling is the only signal there is
+        if server.process.poll() is not None:
+            return False
         try:
-            deadline = time.monotonic() + 30
-            while True:  # waiting on another process: polling is the only signal there is
-                if process.poll() is not None:
-                    raise RuntimeError(f"viora serve exited with {process.returncode}")
-                try:
-                    if http_get(server.http_url + "/readyz")[0] == 200:
-                        break
-                except OSError:
-                    pass
-                if time.monotonic() > deadline:
-                    raise RuntimeError("viora serve did not become ready in 30 s")
-                time.sleep(0.1)
-            yield server
-        finally:
-            if process.poll() is None:
-                process.terminate()
-                process.wait(timeout=15)
+            ready = http_get(server.http_url + "/readyz")[0] == 200
+            if ready and http_get(server.http_url + "/admin/stats", ADMIN_TOKEN)[0] == 200:
+                return True
+        except OSError:
+            pass
+        if time.monotonic() > deadline:
+            raise RuntimeError("viora serve did not become ready in 30 s")
+        time.sleep(0.1)
 
 
 # --------------------------------------------------------------------------- protocol helpers
