@@ -14,7 +14,8 @@ _RESULTS = (
         "list",
         "Best first: {post, media_id, kind (`image`/`video`), similarity (cosine), score (similarity "
         "weighted by the post's alignment: the ranking)}; posts carry `alignment` "
-        "(0-100, or nil) and `media` [{id, moderation}] — blur media whose moderation is `flagged`.",
+        "(0-100, or nil), `liked` and `media` [{id, moderation, kind, variants}] — blur media whose "
+        "moderation is `flagged`.",
     ),
 )
 _MEDIA_ID = Field("media_id", "int", "A media id.")

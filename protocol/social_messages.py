@@ -18,6 +18,16 @@ _POST = (
         "A post: id, author_id, text, media_ids, reply_to, created_at, edited_at, likes, comments.",
     ),
 )
+_VIEWED_POST = (
+    Field(
+        "post",
+        "map",
+        "A post (see `post.create`), as its viewer sees it: with `alignment`, `text_flagged`, "
+        "`liked` (by you) and `media` [{id, moderation (`pending`/`ok`/`flagged`: blur `flagged`), "
+        "kind, variants (nil until processed: placeholder, thumbnails, poster, video)}].",
+    ),
+)
+_VIEWED_POSTS = Field("posts", "list", "Posts as `post.get` shows them.")
 _PAGE_CURSOR = Field(
     "cursor", "any", "Pass as `before`/`cursor`/`after` for the next page; nil on the last page."
 )
@@ -97,7 +107,7 @@ _client(
     ),
     reply=_POST,
 )
-_client("post.get", "One post.", body=(_POST_ID,), reply=_POST)
+_client("post.get", "One post.", body=(_POST_ID,), reply=_VIEWED_POST)
 _client(
     "post.edit",
     "Change a post's text (author only).",
@@ -127,19 +137,19 @@ _client(
     "timeline.home",
     "Your home timeline, newest first: posts of the accounts you follow and your own.",
     body=_STREAM_PAGE,
-    reply=(Field("posts", "list", "Posts."), _PAGE_CURSOR),
+    reply=(_VIEWED_POSTS, _PAGE_CURSOR),
 )
 _client(
     "timeline.for_you",
     "Posts recommended from what you liked (`recommended: true`), mixed with recent posts of accounts you follow.",
     body=(_LIMIT,),
-    reply=(Field("posts", "list", "Posts."),),
+    reply=(_VIEWED_POSTS,),
 )
 _client(
     "timeline.user",
     "One account's posts, newest first.",
     body=(_USER_ID, *_STREAM_PAGE),
-    reply=(Field("posts", "list", "Posts."), _PAGE_CURSOR),
+    reply=(_VIEWED_POSTS, _PAGE_CURSOR),
 )
 _client(
     "notifications.list",

@@ -7,7 +7,7 @@ analysis pipeline) at a different time (after processing) and read by every post
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
 ModerationState = Literal["pending", "ok", "flagged"]
 TextKind = Literal["post", "comment", "message"]
@@ -20,6 +20,10 @@ class MediaModeration:
     state: ModerationState
     score: float | None
     reason: str | None
+    kind: str | None = None
+    """``image`` or ``video`` (read by :meth:`AnalysisStore.moderation`, for post views)."""
+    variants: dict[str, Any] | None = None
+    """The processed files once the media is ready (read by :meth:`AnalysisStore.moderation`)."""
 
 
 class AnalysisStore(Protocol):

@@ -107,6 +107,10 @@ class SocialStore(Protocol):
         """Which of ``candidates`` ``user_id`` follows (read-time merge of big accounts)."""
         ...
 
+    async def liked_among(self, user_id: int, post_ids: list[int]) -> set[int]:
+        """Which of ``post_ids`` ``user_id`` likes (post views say ``liked``)."""
+        ...
+
     async def big_accounts_followed(self, user_id: int, min_followers: int) -> list[int]:
         """Accounts ``user_id`` follows that have at least ``min_followers`` followers."""
         ...

@@ -49,6 +49,16 @@ TASTE_VIEWS = 20
 THUMBNAIL_WIDTH_FOR_ANALYSIS = 480
 
 
+PUBLIC_VARIANTS = ("placeholder", "thumbnails", "poster", "video")
+"""What post views show of a processed media item (not the decoder's probe)."""
+
+
+def _public_variants(variants: dict[str, Any] | None) -> dict[str, Any] | None:
+    if not variants:
+        return None
+    return {name: variants[name] for name in PUBLIC_VARIANTS if name in variants}
+
+
 def alignment_score(cosine: float) -> float:
     """Cosine of caption and media embeddings → 0 (unrelated) … 100 (as aligned as captions get)."""
     span = (cosine - ALIGNMENT_FLOOR) / (ALIGNMENT_CEILING - ALIGNMENT_FLOOR)
@@ -231,20 +241,26 @@ class IntelligenceService:
         return await self._results(viewer_id, hits)
 
     async def annotate(self, viewer_id: int, posts: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        """Add ``alignment`` and per-media ``moderation`` to post views; the author also gets why."""
+        """Add ``alignment``, ``liked`` (by the viewer) and per-media ``moderation``, ``kind`` and
+        public ``variants`` (thumbnails, poster, playback copy, placeholder) to post views; the
+        author also gets why a media item was flagged."""
         media_ids = [m for p in posts for m in p["media_ids"]]
         moderation = await self._analysis.moderation(media_ids)
         alignments = await self._analysis.alignments([p["id"] for p in posts])
         flagged_text = await self._analysis.flagged_texts("post", [p["id"] for p in posts])
+        liked = await self._social.liked_among(viewer_id, [p["id"] for p in posts])
         for post in posts:
             post["alignment"] = alignments.get(post["id"])
             post["text_flagged"] = post["id"] in flagged_text
+            post["liked"] = post["id"] in liked
             post["media"] = []
             for media_id in post["media_ids"]:
                 verdict = moderation.get(media_id)
                 entry: dict[str, Any] = {
                     "id": media_id,
                     "moderation": verdict.state if verdict else "pending",
+                    "kind": verdict.kind if verdict else None,
+                    "variants": _public_variants(verdict.variants) if verdict else None,
                 }
                 if verdict is not None and post["author_id"] == viewer_id and verdict.state == "flagged":
                     entry["moderation_reason"] = verdict.reason

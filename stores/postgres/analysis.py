@@ -26,7 +26,7 @@ class PostgresAnalysisStore:
             return {}
         rows = await self._db.query(
             lambda conn: conn.execute(
-                f"SELECT {_MODERATION} FROM media WHERE id = ANY(%s)", (media_ids,)
+                f"SELECT {_MODERATION}, kind, variants FROM media WHERE id = ANY(%s)", (media_ids,)
             ).fetchall(),
         )
         return {row[0]: MediaModeration(*row) for row in rows}

@@ -198,6 +198,14 @@ class PostgresSocialStore:
         )
         return [row[0] for row in rows]
 
+    async def liked_among(self, user_id: int, post_ids: list[int]) -> set[int]:
+        if not post_ids:
+            return set()
+        rows = await self._rows(
+            "SELECT post_id FROM likes WHERE user_id = %s AND post_id = ANY(%s)", (user_id, post_ids)
+        )
+        return {row[0] for row in rows}
+
     async def big_accounts_followed(self, user_id: int, min_followers: int) -> list[int]:
         rows = await self._rows(
             "SELECT u.id FROM follows f JOIN users u ON u.id = f.followee_id"
