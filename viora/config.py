@@ -21,6 +21,11 @@ class Settings:
     """Everything the embedded defaults keep on disk (PostgreSQL cluster, admin token)."""
     host: str = "127.0.0.1"
     port: int = 8080
+    media_dir: Path | None = None
+    """Uploads, originals and processed media files. ``None``: ``data_dir/media``. Several processes
+    behind one load balancer point it at one shared folder, so any of them serves any upload."""
+    web_dir: Path | None = None
+    """The built web app served at ``/``. ``None``: the repository's ``web/dist`` (``npm run build``)."""
 
     # --- stores ------------------------------------------------------------------------
     pg_dsn: str | None = None
@@ -194,9 +199,16 @@ class Settings:
         return f"http://{self.host}:{self.port}"
 
     @property
-    def media_dir(self) -> Path:
+    def media_root(self) -> Path:
         """Uploads in progress and the local blob stores (originals, public variants)."""
-        return self.data_dir / "media"
+        return self.media_dir if self.media_dir is not None else self.data_dir / "media"
+
+    @property
+    def web_root(self) -> Path:
+        """Where the built web app is (it may be missing: ``/`` then says how to build it)."""
+        if self.web_dir is not None:
+            return self.web_dir
+        return Path(__file__).resolve().parent.parent / "web" / "dist"
 
     @property
     def media_thumbnail_width_list(self) -> tuple[int, ...]:

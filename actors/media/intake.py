@@ -64,7 +64,7 @@ class Intake:
     ) -> None:
         self.max_bytes = settings.media_max_bytes
         self._max_duration_s = settings.media_max_duration_s
-        self._staging = settings.media_dir / "staging"
+        self._staging = settings.media_root / "staging"
         self._store = store
         self._blobs = blobs
         self._cpu = cpu

@@ -41,12 +41,12 @@ class MediaService:
         on_ready: Callable[[int], object] = lambda media_id: None,
     ) -> None:
         self.store = store
-        self.blobs = MediaBlobs.local(settings.media_dir, FILES_URL_PREFIX)
+        self.blobs = MediaBlobs.local(settings.media_root, FILES_URL_PREFIX)
         # One limiter for all decoding: jobs and upload probes share the cores, and the event loop
         # keeps its share because no more threads decode than there are workers.
         cpu = trio.CapacityLimiter(settings.media_workers)
         limits = MediaLimits.from_settings(settings)
-        scratch = settings.media_dir / "scratch"
+        scratch = settings.media_root / "scratch"
         specs: list[ChildSpec] = []
         refs = []
         for i in range(settings.media_workers):
