@@ -28,8 +28,10 @@ class MediaModeration:
 
 class AnalysisStore(Protocol):
     async def set_moderation(
-        self, media_id: int, state: ModerationState, score: float, reason: str
-    ) -> None: ...
+        self, media_id: int, state: ModerationState, score: float, reason: str, *, only_pending: bool = False
+    ) -> None:
+        """Record a verdict; with ``only_pending`` (the classifier's) only on media no verdict has
+        reached yet, so a moderator who was quicker than the classifier is not overruled by it."""
 
     async def moderation(self, media_ids: list[int]) -> dict[int, MediaModeration]: ...
 

@@ -105,7 +105,7 @@ class IntelligenceService:
                 verdict, max(zero_shot_nsfw_score(v, prompts) for v in vectors)
             )
         state = "flagged" if verdict.flagged else "ok"
-        await self._analysis.set_moderation(media_id, state, verdict.score, verdict.reason)
+        await self._analysis.set_moderation(media_id, state, verdict.score, verdict.reason, only_pending=True)
         return await self._analysis.posts_with_media(media_id)
 
     async def index_post(self, post_id: int) -> None:

@@ -12,12 +12,14 @@ class PostgresAnalysisStore:
     def __init__(self, db: Database) -> None:
         self._db = db
 
-    async def set_moderation(self, media_id: int, state: ModerationState, score: float, reason: str) -> None:
-        await self._db.run(
+    async def set_moderation(
+        self, media_id: int, state: ModerationState, score: float, reason: str, *, only_pending: bool = False
+    ) -> None:
+        await self._db.query(
             lambda conn: conn.execute(
                 "UPDATE media SET moderation = %s, moderation_score = %s, moderation_reason = %s,"
-                " updated_at = now() WHERE id = %s",
-                (state, score, reason, media_id),
+                " updated_at = now() WHERE id = %s AND (NOT %s OR moderation = 'pending')",
+                (state, score, reason, media_id, only_pending),
             )
         )
 
