@@ -29,6 +29,9 @@ from typing import TYPE_CHECKING
 import numpy as np
 import open_clip
 import torch
+import torch.nn.functional as F
+from open_clip.model import CLIP
+from open_clip.transformer import text_global_pool
 from PIL import Image, UnidentifiedImageError
 
 from ml.tiny import TINY_MODEL, register_tiny
@@ -137,7 +140,11 @@ class ClipModel:
     def encode_texts(self, batch: torch.Tensor) -> np.ndarray:
         """One forward pass of the text tower: ``(n, context)`` tokens → ``(n, dim)`` unit rows."""
         with torch.inference_mode():
-            out = self._model.encode_text(batch.to(self.device), normalize=True)
+            tokens = batch.to(self.device)
+            if _truncatable(self._model):
+                out = F.normalize(_encode_text_truncated(self._model, tokens), dim=-1)
+            else:
+                out = self._model.encode_text(tokens, normalize=True)
         return _unit_rows(out)
 
     # ----------------------------------------------------------------- conveniences
@@ -148,6 +155,34 @@ class ClipModel:
 
     def embed_texts(self, texts: Sequence[str]) -> np.ndarray:
         return self.encode_texts(torch.stack([self.prepare_text(t) for t in texts]))
+
+
+def _truncatable(model: torch.nn.Module) -> bool:
+    """An open_clip ``CLIP`` whose text tower is causal and pools at the end-of-text token."""
+    return (
+        isinstance(model, CLIP)
+        and getattr(model, "text_pool_type", None) == "argmax"
+        and getattr(model, "attn_mask", None) is not None
+    )
+
+
+def _encode_text_truncated(model: CLIP, tokens: torch.Tensor) -> torch.Tensor:
+    """``model.encode_text`` over the tokens up to the batch's last end-of-text token only.
+
+    Captions and queries are short (a handful of tokens) but are padded to the context length
+    (77): with a causal mask, nothing after the end-of-text token reaches its features, so cutting
+    the padding gives the same vectors for a fraction of the work (a one-line query: ~10 times less
+    on a CPU). Mirrors ``open_clip.model.CLIP.encode_text``; a test checks they agree.
+    """
+    length = int(tokens.argmax(dim=-1).max()) + 1  # argmax pooling: end-of-text has the top id
+    tokens = tokens[:, :length]
+    cast_dtype = model.transformer.get_cast_dtype()
+    x = model.token_embedding(tokens).to(cast_dtype) + model.positional_embedding[:length].to(cast_dtype)
+    x = model.transformer(x, attn_mask=model.attn_mask[:length, :length])
+    x = text_global_pool(model.ln_final(x), tokens, model.text_pool_type)
+    if isinstance(model.text_projection, torch.nn.Linear):
+        return model.text_projection(x)
+    return x if model.text_projection is None else x @ model.text_projection
 
 
 def _unit_rows(out: torch.Tensor) -> np.ndarray:

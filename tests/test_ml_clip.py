@@ -13,7 +13,7 @@ from media_samples import photo_jpeg
 from PIL import Image
 from skimage import data
 
-from ml.clip import RANDOM_INIT_QUALITY, BadInput, ClipModel, ClipSource, load_clip
+from ml.clip import RANDOM_INIT_QUALITY, BadInput, ClipModel, ClipSource, _truncatable, load_clip
 from ml.tiny import TINY_CONFIG, TINY_MODEL
 from viora.config import Settings
 from viora.runtime import check_vector_dim
@@ -88,3 +88,12 @@ def test_the_runtime_refuses_a_vector_dimension_its_model_does_not_make() -> Non
         check_vector_dim(Settings(clip_model=TINY_MODEL, vector_dim=512))
     with pytest.raises(ValueError, match="unknown CLIP model"):
         check_vector_dim(Settings(clip_model="no-such-model"))
+
+
+def test_texts_are_encoded_without_their_padding_to_the_same_vectors(tiny: ClipModel) -> None:
+    texts = ["a cat", "sunset at the beach", "a long caption " * 3, ""]
+    tokens = torch.stack([tiny.prepare_text(t) for t in texts])
+    assert _truncatable(tiny._model), "the tiny model takes the truncated path"
+    with torch.inference_mode():
+        full = tiny._model.encode_text(tokens, normalize=True).numpy()
+    assert np.allclose(tiny.encode_texts(tokens), full, atol=1e-5)
