@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 import threading
+from functools import partial
 from typing import Any
 
 import numpy as np
@@ -165,6 +166,25 @@ async def test_a_full_queue_answers_busy_at_once(nursery: trio.Nursery, tiny: Cl
         gate.release()
     assert service.figures()["busy_rejections"] == 1
     assert service.metrics.items_embedded == 3
+
+
+async def test_an_interactive_request_goes_before_queued_background_work(
+    nursery: trio.Nursery, tiny: ClipModel
+) -> None:
+    gate = Gate()
+    model = Recording(tiny, gate)
+    _, client, _ = await start(nursery, model, embedder_max_batch=1)
+    async with trio.open_nursery() as callers:
+        callers.start_soon(client.embed_text, "in the model")
+        await gate.entered.wait()
+        for n in range(3):
+            callers.start_soon(client.embed_text, f"index post {n}")
+        await trio.testing.wait_all_tasks_blocked()
+        callers.start_soon(partial(client.embed_text, "sunset at the beach", interactive=True))
+        await trio.testing.wait_all_tasks_blocked()
+        gate.release()
+    assert model.texts[:2] == ["in the model", "sunset at the beach"], "the search jumped the queue"
+    assert sorted(model.texts[2:]) == ["index post 0", "index post 1", "index post 2"]
 
 
 async def test_a_cancelled_or_timed_out_request_never_reaches_the_model(

@@ -190,7 +190,7 @@ class IntelligenceService:
         limit: int,
         offset: int,
     ) -> list[dict[str, Any]]:
-        vector = await self._embedder.embed_text(query)
+        vector = await self._embedder.embed_text(query, interactive=True)
         wanted = _search_kinds(kinds)
         flt = await self._filter(viewer_id, wanted, author_id=author_id, since=since, until=until)
         hits = await self._vectors.search(vector.tolist(), limit=limit, offset=offset, filter=flt)

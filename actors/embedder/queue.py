@@ -8,6 +8,7 @@ message in, its reply out) cannot express.
 
 from __future__ import annotations
 
+from collections import deque
 from collections.abc import Callable
 
 import trio
@@ -17,64 +18,74 @@ from actors.embedder.request import EmbedRequest, fail_unanswered
 
 
 class RequestQueue:
+    """Two lanes in one bound: *interactive* requests (a user waits: search queries) are always
+    taken before *background* ones (indexing, moderation), so a search waits for at most the batch
+    already in the model, not behind a backlog of posts to index."""
+
     def __init__(self, capacity: int) -> None:
         if capacity < 1:
             raise ValueError("the embedder queue is bounded: capacity must be >= 1")
         self.capacity = capacity
         self.rejected = 0
         """Requests refused with ``busy`` (kept here, like ``ActorRef.dropped``)."""
-        self._send, self._receive = trio.open_memory_channel[EmbedRequest](capacity)
+        self._interactive: deque[EmbedRequest] = deque()
+        self._background: deque[EmbedRequest] = deque()
+        self._arrived = trio.Event()
+        self._closed = False
 
     def submit(self, request: EmbedRequest) -> None:
         """Queue ``request`` or refuse at once: a full queue raises :class:`EmbedderBusy`."""
-        try:
-            self._send.send_nowait(request)
-        except trio.WouldBlock:
+        if self._closed:
+            raise EmbedderStopped("the embedder is shut down")
+        if self.depth >= self.capacity:
             self.rejected += 1
-            raise EmbedderBusy(f"embedder queue full ({self.capacity} waiting)") from None
-        except trio.ClosedResourceError:
-            raise EmbedderStopped("the embedder is shut down") from None
+            raise EmbedderBusy(f"embedder queue full ({self.capacity} waiting)")
+        (self._interactive if request.interactive else self._background).append(request)
+        self._arrived.set()
 
     @property
     def depth(self) -> int:
-        return self._send.statistics().current_buffer_used
+        return len(self._interactive) + len(self._background)
 
     async def gather(self, batch: list[EmbedRequest], max_batch: int, max_wait_s: float) -> None:
         """Fill ``batch`` (the caller's list, so nothing taken is lost if this is cancelled).
 
         Waits for a first request; takes everything already queued, up to ``max_batch``, without
-        waiting; then waits for more until ``max_wait_s`` after the first request *was queued* —
-        so requests that queued up during the previous inference go at once, and a lone request
-        waits ``max_wait_s`` at most.
+        waiting (interactive requests first); then waits for more until ``max_wait_s`` after the
+        first request *was queued* — so requests that queued up during the previous inference go
+        at once, and a lone request waits ``max_wait_s`` at most.
         """
-        batch.append(await self._receive.receive())
+        await self._wait_for_any()
+        batch.append(self._take())
         deadline = batch[0].enqueued_at + max_wait_s
         while True:
             self._drain(batch, max_batch)
             if len(batch) >= max_batch:
                 return
             with trio.move_on_at(deadline) as waiting:
-                batch.append(await self._receive.receive())
+                await self._wait_for_any()
             if waiting.cancelled_caught:
                 return
 
+    async def _wait_for_any(self) -> None:
+        while not self.depth:
+            self._arrived = trio.Event()
+            await self._arrived.wait()
+
+    def _take(self) -> EmbedRequest:
+        return self._interactive.popleft() if self._interactive else self._background.popleft()
+
     def _drain(self, batch: list[EmbedRequest], max_batch: int) -> None:
-        # receive_nowait, not receive: receive() checks for cancellation first, so past the
-        # deadline it would leave requests that are already here for another round.
-        while len(batch) < max_batch:
-            try:
-                batch.append(self._receive.receive_nowait())
-            except (trio.WouldBlock, trio.EndOfChannel):
-                return
+        while len(batch) < max_batch and self.depth:
+            batch.append(self._take())
 
     def open(self) -> None:
-        """A run after a final stop (the parent subtree restarted) gets a fresh queue."""
-        if self._receive.statistics().open_send_channels == 0:
-            self._send, self._receive = trio.open_memory_channel[EmbedRequest](self.capacity)
+        """A run after a final stop (the parent subtree restarted) takes requests again."""
+        self._closed = False
 
     def close(self, error: Callable[[], BaseException]) -> None:
         """Refuse new requests and fail the queued ones with ``error()`` (final stop)."""
-        self._send.close()
+        self._closed = True
         queued: list[EmbedRequest] = []
-        self._drain(queued, self.capacity)
+        self._drain(queued, self.depth)
         fail_unanswered(queued, error)

@@ -22,11 +22,13 @@ class EmbedRequest:
     request instead of spending inference on a vector nobody will read.
     """
 
-    __slots__ = ("abandoned", "done", "enqueued_at", "error", "kind", "payload", "vector")
+    __slots__ = ("abandoned", "done", "enqueued_at", "error", "interactive", "kind", "payload", "vector")
 
-    def __init__(self, kind: Kind, payload: Any) -> None:
+    def __init__(self, kind: Kind, payload: Any, *, interactive: bool = False) -> None:
         self.kind = kind
         self.payload = payload
+        self.interactive = interactive
+        """A user waits for it (a search query): served before background work (indexing)."""
         self.enqueued_at = trio.current_time()
         self.done = trio.Event()
         self.vector: np.ndarray | None = None

@@ -38,8 +38,11 @@ class EmbedderClient:
     async def embed_image(self, image: ImageInput, *, timeout: float | None = None) -> np.ndarray:
         return (await self._embed(Kind.IMAGE, [image], timeout))[0]
 
-    async def embed_text(self, text: str, *, timeout: float | None = None) -> np.ndarray:
-        return (await self._embed(Kind.TEXT, [text], timeout))[0]
+    async def embed_text(
+        self, text: str, *, timeout: float | None = None, interactive: bool = False
+    ) -> np.ndarray:
+        """One text; ``interactive`` (a user waits for it) jumps ahead of background requests."""
+        return (await self._embed(Kind.TEXT, [text], timeout, interactive))[0]
 
     async def embed_images(self, images: Sequence[ImageInput], *, timeout: float | None = None) -> np.ndarray:
         """``(n, dim)`` for ``n`` images (video frames…), batched with everyone else's requests."""
@@ -48,13 +51,15 @@ class EmbedderClient:
     async def embed_texts(self, texts: Sequence[str], *, timeout: float | None = None) -> np.ndarray:
         return await self._embed(Kind.TEXT, texts, timeout)
 
-    async def _embed(self, kind: Kind, payloads: Sequence[Any], timeout: float | None) -> np.ndarray:
+    async def _embed(
+        self, kind: Kind, payloads: Sequence[Any], timeout: float | None, interactive: bool = False
+    ) -> np.ndarray:
         """Queue one request per payload and wait for all; on any failure, cancellation or timeout
         the unanswered ones are marked abandoned, so the actor skips them."""
         requests: list[EmbedRequest] = []
         try:
             for payload in payloads:
-                request = EmbedRequest(kind, payload)
+                request = EmbedRequest(kind, payload, interactive=interactive)
                 self._queue.submit(request)
                 requests.append(request)
             with trio.fail_after(self._timeout_s if timeout is None else timeout):
