@@ -51,9 +51,9 @@ class AnalysisStore(Protocol):
 
     async def alignments(self, post_ids: list[int]) -> dict[int, float]: ...
 
-    async def set_text_verdict(
-        self, kind: TextKind, object_id: int, *, flagged: bool, score: float
-    ) -> None: ...
+    async def set_text_verdicts(self, kind: TextKind, verdicts: list[tuple[int, bool, float]]) -> None:
+        """Record ``(object_id, flagged, score)`` verdicts for texts of ``kind`` (one statement)."""
+        ...
 
     async def flagged_texts(self, kind: TextKind, object_ids: list[int]) -> set[int]:
         """Which of these objects' texts the classifier flagged."""
@@ -69,7 +69,7 @@ class AnalysisStore(Protocol):
         """Posts the user opened, most recent first."""
         ...
 
-    async def mark_indexed(self, post_id: int) -> None: ...
+    async def mark_indexed(self, post_ids: list[int]) -> None: ...
 
     async def unindexed_posts(self, *, within_s: float, limit: int) -> list[int]:
         """Undeleted posts of the last ``within_s`` seconds the indexer has not finished, oldest first."""

@@ -14,7 +14,7 @@ from media_client import bearer
 from media_samples import photo_jpeg, video_mp4
 from test_media_http import http, progress_until_done
 
-from stores.vectors import point_id
+from stores.vectors import VectorFilter, point_id
 from viora.client import Client
 from viora.runtime import Runtime
 
@@ -35,7 +35,7 @@ async def post_with_photo(
     media_id = await upload_photo(server, client, token, name)
     post = (await client.request("post.create", {"text": caption, "media_ids": [media_id]}))["post"]
     await server.services.intelligence.analyse_media(media_id)
-    await server.services.intelligence.index_post(post["id"])
+    await server.services.intelligence.index_posts([post["id"]])
     return post
 
 
@@ -139,7 +139,7 @@ async def test_videos_are_indexed_by_frames_and_found_across_kinds(
             "post"
         ]
         await server.services.intelligence.analyse_media(video_id)
-        await server.services.intelligence.index_post(video_post["id"])
+        await server.services.intelligence.index_posts([video_post["id"]])
         frames = [point_id("video_frame", video_id, i) for i in range(3)]
         assert len(await server.stores.vectors.get_vectors([point_id("video", video_id), *frames])) == 4
 
@@ -162,3 +162,23 @@ async def test_for_you_starts_from_what_you_opened_and_leaves_it_out(server: Run
         await rex.request("post.get", {"post_id": opened["id"]})
         page = (await rex.request("timeline.for_you"))["posts"]
         assert [p["id"] for p in page if p["recommended"]] == [twin["id"]]
+
+
+CAPTIONS = VectorFilter(kinds=["text"], moderation_ok_only=False)
+
+
+async def test_posts_indexed_together_get_their_own_caption_vectors_and_verdicts(
+    server: Runtime, signup: Any
+) -> None:
+    async with signup("batcher") as (client, _):
+        texts = ["a quiet morning by the lake", "what the hell is this shit", "dinner with friends"]
+        posts = [(await client.request("post.create", {"text": t}))["post"] for t in texts]
+        ids = [p["id"] for p in posts]
+        await server.services.intelligence.index_posts([*ids, 999_999_999])  # with one that is gone
+        assert await server.stores.analysis.unindexed_posts(within_s=3600, limit=100) == []
+        assert await server.stores.analysis.flagged_texts("post", ids) == {ids[1]}
+        embedder = server.services.intelligence._embedder  # the same model, asked one at a time
+        for post_id, text in zip(ids, texts, strict=True):
+            vector = (await embedder.embed_text(text)).tolist()
+            hits = await server.stores.vectors.search(vector, limit=1, filter=CAPTIONS)
+            assert hits and hits[0].payload.post_id == post_id, "each caption's vector is its own"

@@ -108,19 +108,45 @@ class IntelligenceService:
         await self._analysis.set_moderation(media_id, state, verdict.score, verdict.reason, only_pending=True)
         return await self._analysis.posts_with_media(media_id)
 
-    async def index_post(self, post_id: int) -> None:
-        """(Re)build a post's vectors and alignment; idempotent (point ids are deterministic)."""
-        post = (await self._social.get_posts([post_id])).get(post_id)
-        if post is None:
-            await self._vectors.delete_for_post(post_id)
-            return
+    async def index_posts(self, post_ids: list[int]) -> None:
+        """(Re)build posts' vectors and alignment; idempotent (point ids are deterministic).
+
+        Batched, because posts arrive faster than one at a time can keep up with: the captions of
+        all ``post_ids`` go through one moderation call, one embedding batch and one upsert.
+        """
+        posts = await self._social.get_posts(post_ids)
+        for post_id in post_ids:
+            if post_id not in posts:
+                await self._vectors.delete_for_post(post_id)
+        points: list[VectorPoint] = []
+        media_vectors: dict[int, list[np.ndarray]] = {}
+        for post in posts.values():
+            media_vectors[post.id] = await self._add_media_points(post, points)
+        captioned = [post for post in posts.values() if post.text.strip()]
+        if captioned:
+            flags = await self.moderate_texts("post", [(post.id, post.text) for post in captioned])
+            captions = await self._embedder.embed_texts([post.text for post in captioned])
+            for post, flagged, caption in zip(captioned, flags, captions, strict=True):
+                points.append(
+                    VectorPoint.of(caption.tolist(), _payload(post, None, "flagged" if flagged else "ok"))
+                )
+                if media_vectors[post.id]:
+                    scores = [alignment_score(float(caption @ v)) for v in media_vectors[post.id]]
+                    await self._analysis.set_alignment(post.id, round(sum(scores) / len(scores), 1))
+        if points:
+            await self._vectors.upsert(points)
+        if posts:
+            await self._analysis.mark_indexed(list(posts))
+
+    async def _add_media_points(self, post: Post, points: list[VectorPoint]) -> list[np.ndarray]:
+        """Append the points of ``post``'s media (analysed first if still pending) to ``points``;
+        return one vector per media item (a video's: the mean of its frames) for the alignment."""
         records = [r for r in [await self._media.get_media(m) for m in post.media_ids] if _usable(r, post)]
         moderation = await self._analysis.moderation([r.id for r in records])
         for record in records:
             if moderation[record.id].state == "pending":
                 await self.analyse_media(record.id)
         moderation = await self._analysis.moderation([r.id for r in records])
-        points: list[VectorPoint] = []
         media_vectors: list[np.ndarray] = []
         for record in records:
             vectors = await self._embedder.embed_images(await self._media_bytes(record))
@@ -134,18 +160,7 @@ class IntelligenceService:
             pooled = _unit(vectors.mean(axis=0))
             points.append(VectorPoint.of(pooled.tolist(), payload))
             media_vectors.append(pooled)
-        if post.text.strip():
-            flagged = await self.moderate_text("post", post.id, post.text)
-            caption = await self._embedder.embed_text(post.text)
-            points.append(
-                VectorPoint.of(caption.tolist(), _payload(post, None, "flagged" if flagged else "ok"))
-            )
-            if media_vectors:
-                scores = [alignment_score(float(caption @ v)) for v in media_vectors]
-                await self._analysis.set_alignment(post.id, round(sum(scores) / len(scores), 1))
-        if points:
-            await self._vectors.upsert(points)
-        await self._analysis.mark_indexed(post.id)
+        return media_vectors
 
     async def warm_up(self) -> None:
         """Load the moderation models (in worker threads) before the first upload or comment."""
@@ -153,9 +168,15 @@ class IntelligenceService:
 
     async def moderate_text(self, kind: TextKind, object_id: int, text: str) -> bool:
         """Classify a caption, comment or message, record the verdict, say whether it is flagged."""
-        verdict = await self._moderation.classify_text(text)
-        await self._analysis.set_text_verdict(kind, object_id, flagged=verdict.flagged, score=verdict.score)
-        return verdict.flagged
+        return (await self.moderate_texts(kind, [(object_id, text)]))[0]
+
+    async def moderate_texts(self, kind: TextKind, texts: list[tuple[int, str]]) -> list[bool]:
+        """:meth:`moderate_text` for ``(object_id, text)`` pairs in one classifier call."""
+        verdicts = await self._moderation.classify_texts([text for _, text in texts])
+        await self._analysis.set_text_verdicts(
+            kind, [(object_id, v.flagged, v.score) for (object_id, _), v in zip(texts, verdicts, strict=True)]
+        )
+        return [v.flagged for v in verdicts]
 
     async def flagged_texts(self, kind: TextKind, object_ids: list[int]) -> set[int]:
         return await self._analysis.flagged_texts(kind, object_ids)
@@ -291,8 +312,7 @@ class IntelligenceService:
         if current is None:
             raise NotFound(f"media {media_id}")
         await self._analysis.set_moderation(media_id, verdict, current.score or 0.0, f"reviewed: {verdict}")  # type: ignore[arg-type]
-        for post_id in await self._analysis.posts_with_media(media_id):
-            await self.index_post(post_id)
+        await self.index_posts(await self._analysis.posts_with_media(media_id))
 
     async def set_show_sensitive(self, user_id: int, value: bool) -> None:
         await self._analysis.set_shows_sensitive(user_id, value)

@@ -75,12 +75,16 @@ class PostgresAnalysisStore:
         )
         return {post_id: score for post_id, score in rows}
 
-    async def set_text_verdict(self, kind: TextKind, object_id: int, *, flagged: bool, score: float) -> None:
-        await self._db.run(
+    async def set_text_verdicts(self, kind: TextKind, verdicts: list[tuple[int, bool, float]]) -> None:
+        if not verdicts:
+            return
+        ids, flags, scores = (list(column) for column in zip(*verdicts, strict=True))
+        await self._db.query(
             lambda conn: conn.execute(
-                "INSERT INTO text_verdicts (kind, object_id, score, flagged) VALUES (%s, %s, %s, %s)"
+                "INSERT INTO text_verdicts (kind, object_id, score, flagged)"
+                " SELECT %s, * FROM unnest(%s::bigint[], %s::float8[], %s::bool[])"
                 " ON CONFLICT (kind, object_id) DO UPDATE SET score = excluded.score, flagged = excluded.flagged",
-                (kind, object_id, score, flagged),
+                (kind, ids, scores, flags),
             )
         )
 
@@ -122,9 +126,9 @@ class PostgresAnalysisStore:
         )
         return [post_id for (post_id,) in rows]
 
-    async def mark_indexed(self, post_id: int) -> None:
-        await self._db.run(
-            lambda conn: conn.execute("UPDATE posts SET indexed_at = now() WHERE id = %s", (post_id,))
+    async def mark_indexed(self, post_ids: list[int]) -> None:
+        await self._db.query(
+            lambda conn: conn.execute("UPDATE posts SET indexed_at = now() WHERE id = ANY(%s)", (post_ids,))
         )
 
     async def unindexed_posts(self, *, within_s: float, limit: int) -> list[int]:
