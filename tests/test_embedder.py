@@ -187,6 +187,22 @@ async def test_an_interactive_request_goes_before_queued_background_work(
     assert sorted(model.texts[2:]) == ["index post 0", "index post 1", "index post 2"]
 
 
+async def test_a_batch_started_by_an_interactive_request_is_not_filled_with_background_work(
+    nursery: trio.Nursery, tiny: ClipModel
+) -> None:
+    gate = Gate()
+    model = Recording(tiny, gate)
+    _, client, _ = await start(nursery, model, embedder_max_batch=8)
+    async with trio.open_nursery() as callers:
+        callers.start_soon(client.embed_text, "in the model")
+        await gate.entered.wait()
+        callers.start_soon(client.embed_texts, [f"caption {n}" for n in range(5)])
+        callers.start_soon(partial(client.embed_text, "a query", interactive=True))
+        await trio.testing.wait_all_tasks_blocked()
+        gate.release()
+    assert model.passes == [1, 1, 5], "the query alone, then the captions together"
+
+
 async def test_a_cancelled_or_timed_out_request_never_reaches_the_model(
     nursery: trio.Nursery, tiny: ClipModel
 ) -> None:

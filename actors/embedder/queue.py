@@ -51,32 +51,37 @@ class RequestQueue:
         """Fill ``batch`` (the caller's list, so nothing taken is lost if this is cancelled).
 
         Waits for a first request; takes everything already queued, up to ``max_batch``, without
-        waiting (interactive requests first); then waits for more until ``max_wait_s`` after the
-        first request *was queued* — so requests that queued up during the previous inference go
-        at once, and a lone request waits ``max_wait_s`` at most.
+        waiting; then waits for more until ``max_wait_s`` after the first request *was queued* —
+        so requests that queued up during the previous inference go at once, and a lone request
+        waits ``max_wait_s`` at most. A batch that starts with an interactive request takes only
+        interactive ones: a search must not wait for 31 captions to be embedded with it.
         """
-        await self._wait_for_any()
+        await self._wait_for(interactive_only=False)
         batch.append(self._take())
+        interactive_only = batch[0].interactive
         deadline = batch[0].enqueued_at + max_wait_s
         while True:
-            self._drain(batch, max_batch)
+            self._drain(batch, max_batch, interactive_only)
             if len(batch) >= max_batch:
                 return
             with trio.move_on_at(deadline) as waiting:
-                await self._wait_for_any()
+                await self._wait_for(interactive_only)
             if waiting.cancelled_caught:
                 return
 
-    async def _wait_for_any(self) -> None:
-        while not self.depth:
+    async def _wait_for(self, interactive_only: bool) -> None:
+        while not self._available(interactive_only):
             self._arrived = trio.Event()
             await self._arrived.wait()
+
+    def _available(self, interactive_only: bool) -> int:
+        return len(self._interactive) if interactive_only else self.depth
 
     def _take(self) -> EmbedRequest:
         return self._interactive.popleft() if self._interactive else self._background.popleft()
 
-    def _drain(self, batch: list[EmbedRequest], max_batch: int) -> None:
-        while len(batch) < max_batch and self.depth:
+    def _drain(self, batch: list[EmbedRequest], max_batch: int, interactive_only: bool = False) -> None:
+        while len(batch) < max_batch and self._available(interactive_only):
             batch.append(self._take())
 
     def open(self) -> None:
