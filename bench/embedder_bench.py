@@ -78,11 +78,7 @@ class ActorRun:
 
 
 async def actor_rate(model: ClipModel, kind: Kind, max_batch: int, callers: int, seconds: float) -> ActorRun:
-    settings = Settings(
-        embedder_max_batch=max_batch,
-        embedder_background_max_batch=max_batch,
-        embedder_queue=max(256, callers),
-    )
+    settings = Settings(embedder_max_batch=max_batch, embedder_queue=max(256, callers))
     service = EmbedderService(settings, load=lambda: model)
     probe = LoopLagProbe(PROBE_INTERVAL_S)
     supervisor = Supervisor("bench", [ChildSpec("loop-probe", probe.run), service.child_spec()])

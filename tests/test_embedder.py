@@ -110,9 +110,7 @@ async def test_64_concurrent_requests_are_served_in_a_few_batches(
     nursery: trio.Nursery, tiny: ClipModel
 ) -> None:
     model = Recording(tiny)
-    service, client, supervisor = await start(
-        nursery, model, embedder_max_batch=32, embedder_background_max_batch=32
-    )
+    service, client, supervisor = await start(nursery, model, embedder_max_batch=32)
     images, texts = photos(32), [f"caption number {i}" for i in range(32)]
     answers: dict[tuple[str, int], np.ndarray] = {}
 
@@ -203,21 +201,6 @@ async def test_a_batch_started_by_an_interactive_request_is_not_filled_with_back
         await trio.testing.wait_all_tasks_blocked()
         gate.release()
     assert model.passes == [1, 1, 5], "the query alone, then the captions together"
-
-
-async def test_background_batches_are_capped_so_a_search_never_waits_long(
-    nursery: trio.Nursery, tiny: ClipModel
-) -> None:
-    gate = Gate()
-    model = Recording(tiny, gate)
-    _, client, _ = await start(nursery, model, embedder_max_batch=32, embedder_background_max_batch=4)
-    async with trio.open_nursery() as callers:
-        callers.start_soon(client.embed_text, "in the model")
-        await gate.entered.wait()
-        callers.start_soon(client.embed_texts, [f"caption {n}" for n in range(10)])
-        await trio.testing.wait_all_tasks_blocked()
-        gate.release()
-    assert model.passes == [1, 4, 4, 2]
 
 
 async def test_a_cancelled_or_timed_out_request_never_reaches_the_model(

@@ -149,9 +149,6 @@ class Settings:
     loop and the database."""
     embedder_max_batch: int = 32
     """Requests embedded in one forward pass at most."""
-    embedder_background_max_batch: int = 8
-    """Background requests (indexing, moderation) in one pass at most: a search arriving meanwhile
-    waits for the pass in the model, so this bounds its wait (8 ViT-B-32 captions: ~0.2 s on a CPU)."""
     embedder_max_wait_ms: float = 10.0
     """How long a batch waits for more requests after its first one arrived before it runs."""
     embedder_queue: int = 256

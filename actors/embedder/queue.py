@@ -22,12 +22,10 @@ class RequestQueue:
     taken before *background* ones (indexing, moderation), so a search waits for at most the batch
     already in the model, not behind a backlog of posts to index."""
 
-    def __init__(self, capacity: int, background_max_batch: int | None = None) -> None:
+    def __init__(self, capacity: int) -> None:
         if capacity < 1:
             raise ValueError("the embedder queue is bounded: capacity must be >= 1")
         self.capacity = capacity
-        self.background_max_batch = background_max_batch
-        """Cap on batches of background requests (``None``: the caller's ``max_batch``)."""
         self.rejected = 0
         """Requests refused with ``busy`` (kept here, like ``ActorRef.dropped``)."""
         self._interactive: deque[EmbedRequest] = deque()
@@ -56,15 +54,11 @@ class RequestQueue:
         waiting; then waits for more until ``max_wait_s`` after the first request *was queued* —
         so requests that queued up during the previous inference go at once, and a lone request
         waits ``max_wait_s`` at most. A batch that starts with an interactive request takes only
-        interactive ones (a search must not wait for 31 captions to be embedded with it); one that
-        starts with a background request holds ``background_max_batch`` at most (a search arriving
-        meanwhile waits for that batch only).
+        interactive ones: a search must not wait for 31 captions to be embedded with it.
         """
         await self._wait_for(interactive_only=False)
         batch.append(self._take())
         interactive_only = batch[0].interactive
-        if not interactive_only and self.background_max_batch is not None:
-            max_batch = min(max_batch, self.background_max_batch)
         deadline = batch[0].enqueued_at + max_wait_s
         while True:
             self._drain(batch, max_batch, interactive_only)

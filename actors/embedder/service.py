@@ -86,7 +86,7 @@ class EmbedderService:
         self._max_batch = settings.embedder_max_batch
         self._max_wait_s = settings.embedder_max_wait_ms / 1000
         self._shutdown_s = settings.shutdown_drain_s
-        self.queue = RequestQueue(settings.embedder_queue, settings.embedder_background_max_batch)
+        self.queue = RequestQueue(settings.embedder_queue)
         self.metrics = EmbedderMetrics()
         self.client = EmbedderClient(self.queue, settings.embedder_timeout_s)
         self.model: Encoder | None = None
