@@ -24,7 +24,7 @@ import urllib.request
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import trio
 from trio_websocket import ConnectionClosed, HandshakeError
@@ -34,7 +34,9 @@ from viora.load.inprocess import open_pipe
 from viora.load.mix import FIRE_AND_FORGET, OPERATIONS, SharedState, SimUser, stamp_age
 from viora.load.progress import Progress
 from viora.load.recorder import Recorder
-from viora.runtime import Runtime
+
+if TYPE_CHECKING:  # the runtime imports the ML stack: seconds, and not needed over sockets
+    from viora.runtime import Runtime
 
 REQUEST_TIMEOUT_S = 30.0
 DRAIN_QUIET_S = 0.5
