@@ -62,7 +62,11 @@ def run_command(settings: Settings, args: argparse.Namespace, admin_token: str |
     if args.in_process:
         summary = trio.run(_in_process, settings, plan, args, progress)
     else:
-        dsn = args.pg_dsn or settings.pg_dsn or embedded_dsn(settings.data_dir)
+        try:
+            dsn = args.pg_dsn or settings.pg_dsn or embedded_dsn(settings.data_dir)
+        except RuntimeError as exc:
+            print(f"viora load: {exc}: start the server first, or pass --pg-dsn", file=sys.stderr)
+            return 2
         tokens = _seed(dsn, args, progress)
         ws_url = settings.server_url.replace("http", "ws", 1) + "/ws"
         target = SocketTarget(args.url or [ws_url], args.admin_token or admin_token)
@@ -84,8 +88,7 @@ async def _in_process(
     progress.note(f"starting the runtime in process ({settings.pg_dsn or settings.data_dir})")
     async with open_runtime(settings) as runtime:
         tune_gc()  # as `viora serve` does, or the figures would include stalls the server avoids
-        dsn = args.pg_dsn or settings.pg_dsn or embedded_dsn(settings.data_dir)
-        tokens = await trio.to_thread.run_sync(_seed, dsn, args, progress)
+        tokens = await trio.to_thread.run_sync(_seed, runtime.stores.dsn, args, progress)
         target: Target = InProcessTarget(runtime)
         return await run_load(plan, target, tokens, progress)
 
