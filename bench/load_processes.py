@@ -28,7 +28,7 @@ import psycopg
 import trio
 
 from bench.ws_server import spawned_server
-from viora.load.mix import parse_mix
+from viora.load.command import plan_from_args
 from viora.load.progress import Progress, render_summary
 from viora.load.runner import LoadPlan, SocketTarget, run_load
 from viora.load.seed import seed_population
@@ -101,14 +101,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--mix", help="operation weights, as for `viora load`")
     parser.add_argument("--follows", type=int, default=20)
     parser.add_argument("--prefix", default="lp")
+    parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args(argv)
-    plan = LoadPlan(
-        users=args.users,
-        rate=args.rate,
-        duration_s=args.duration,
-        warmup_s=args.warmup,
-        mix=parse_mix(args.mix),
-    )
+    plan = plan_from_args(args)
     RESULTS.mkdir(parents=True, exist_ok=True)
     ensure_database(args.pg_dsn)
     one = run_phase(args, 1, plan)

@@ -49,8 +49,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--json", type=Path, help="also write the summary as JSON to this file")
 
 
-def run_command(settings: Settings, args: argparse.Namespace, admin_token: str | None) -> int:
-    plan = LoadPlan(
+def plan_from_args(args: argparse.Namespace) -> LoadPlan:
+    """The plan that ``--users``, ``--rate``, ``--duration``, ``--warmup``, ``--mix`` and ``--seed`` name."""
+    return LoadPlan(
         users=args.users,
         rate=args.rate,
         duration_s=args.duration,
@@ -58,6 +59,10 @@ def run_command(settings: Settings, args: argparse.Namespace, admin_token: str |
         mix=parse_mix(args.mix),
         seed=args.seed,
     )
+
+
+def run_command(settings: Settings, args: argparse.Namespace, admin_token: str | None) -> int:
+    plan = plan_from_args(args)
     progress = Progress()
     if args.in_process:
         summary = trio.run(_in_process, settings, plan, args, progress)
