@@ -42,7 +42,15 @@ _client(
     "dm.list",
     "Your conversations, most recently active first.",
     (_LIMIT,),
-    (Field("conversations", "list", "Conversations."),),
+    (
+        Field(
+            "conversations",
+            "list",
+            "Conversations (as in `dm.open`), each with `last_message` (a message, or nil), `unread` (messages"
+            " from others you have not read) and `receipts` [{user_id, delivered, read}]: the other members'"
+            " highest message ids delivered to and read by them.",
+        ),
+    ),
 )
 _client(
     "dm.send",

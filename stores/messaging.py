@@ -31,6 +31,17 @@ class Message:
     created_at: float
 
 
+@dataclass(frozen=True)
+class ConversationSummary:
+    """What a conversation list shows for one member: the last message, how many messages from
+    others that member has not read, and the other members' receipt marks."""
+
+    last_message: Message | None
+    unread: int
+    receipts: dict[int, tuple[int, int]]
+    """Other member id → (highest message id delivered to them, highest read)."""
+
+
 class MessageStore(Protocol):
     async def open_direct(self, user_id: int, other_id: int) -> Conversation:
         """The one conversation between the two users, created on first use."""
@@ -40,6 +51,10 @@ class MessageStore(Protocol):
 
     async def conversation(self, conversation_id: int, user_id: int) -> Conversation:
         """Raises ``NotFound`` unless ``user_id`` is a member."""
+        ...
+
+    async def summaries(self, user_id: int, conversation_ids: list[int]) -> dict[int, ConversationSummary]:
+        """For conversations of ``user_id`` (as :meth:`conversations` lists them)."""
         ...
 
     async def conversations(self, user_id: int, limit: int = 50) -> list[Conversation]:

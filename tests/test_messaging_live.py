@@ -35,6 +35,26 @@ async def test_a_dm_is_delivered_live_and_receipts_flow_back(signup: Any) -> Non
         assert await ben.request("dm.read", ids) == {"changed": False}, "receipts only move forward"
 
 
+async def test_the_conversation_list_shows_last_message_unread_count_and_receipts(signup: Any) -> None:
+    async with signup("cleo") as (cleo, c), signup("dan") as (dan, d):
+        conversation = (await cleo.request("dm.open", {"user_id": d["user_id"]}))["conversation"]
+        empty = (await dan.request("dm.list"))["conversations"]
+        assert [(x["id"], x["last_message"], x["unread"]) for x in empty] == [(conversation["id"], None, 0)]
+
+        target = {"conversation_id": conversation["id"]}
+        first = (await cleo.request("dm.send", {**target, "text": "one"}))["message"]
+        second = (await cleo.request("dm.send", {**target, "text": "two"}))["message"]
+        (listed,) = (await dan.request("dm.list"))["conversations"]
+        assert (listed["last_message"], listed["unread"]) == (second, 2)
+        assert listed["receipts"] == [{"user_id": c["user_id"], "delivered": 0, "read": 0}]
+
+        await dan.request("dm.read", {**target, "message_id": first["id"]})
+        assert (await dan.request("dm.list"))["conversations"][0]["unread"] == 1
+        (seen_by_cleo,) = (await cleo.request("dm.list"))["conversations"]
+        assert seen_by_cleo["unread"] == 0, "her own messages are not unread for her"
+        assert seen_by_cleo["receipts"] == [{"user_id": d["user_id"], "delivered": first["id"], "read": first["id"]}]
+
+
 async def test_a_third_user_can_neither_read_nor_join(signup: Any) -> None:
     async with signup("cal") as (cal, _c), signup("dee") as (_dee, d), signup("eve") as (eve, _e):
         conversation = (await cal.request("dm.open", {"user_id": d["user_id"]}))["conversation"]

@@ -17,7 +17,7 @@ from stores.messaging import MessageStore, ReceiptKind
 from stores.social import SocialStore
 from stores.timeline import TimelineStore
 from viora.bus import Delivery, EventBus
-from viora.wire import conversation_json, message_json
+from viora.wire import conversation_json, message_json, summary_json
 
 
 class TextVerdicts(Protocol):
@@ -55,7 +55,13 @@ class MessagingService:
         return conversation_json(await self._messages.create_group(user_id, member_ids, title))
 
     async def conversations(self, user_id: int, limit: int) -> list[dict[str, Any]]:
-        return [conversation_json(c) for c in await self._messages.conversations(user_id, limit)]
+        """Most recently active first, each with its last message, unread count and receipts, so
+        a client that just opened shows previews, badges and "seen" without more requests."""
+        conversations = await self._messages.conversations(user_id, limit)
+        summaries = await self._messages.summaries(user_id, [c.id for c in conversations])
+        last_ids = [s.last_message.id for s in summaries.values() if s.last_message is not None]
+        flagged = await self._texts.flagged_texts("message", last_ids)
+        return [conversation_json(c) | summary_json(summaries[c.id], flagged) for c in conversations]
 
     async def send(self, user_id: int, conversation_id: int, text: str) -> dict[str, Any]:
         conversation = await self._messages.conversation(conversation_id, user_id)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from stores.messaging import Conversation, Message
+from stores.messaging import Conversation, ConversationSummary, Message
 from stores.social import Comment, Post, Profile
 
 
@@ -65,4 +65,17 @@ def message_json(message: Message) -> dict[str, Any]:
         "sender_id": message.sender_id,
         "text": message.text,
         "created_at": message.created_at,
+    }
+
+
+def summary_json(summary: ConversationSummary, flagged: set[int]) -> dict[str, Any]:
+    """``flagged``: ids of messages the text classifier flagged (clients hide them behind a tap)."""
+    last = summary.last_message
+    return {
+        "last_message": None if last is None else {**message_json(last), "flagged": last.id in flagged},
+        "unread": summary.unread,
+        "receipts": [
+            {"user_id": user_id, "delivered": delivered, "read": read}
+            for user_id, (delivered, read) in sorted(summary.receipts.items())
+        ],
     }

@@ -11,7 +11,7 @@ from typing import Any
 import psycopg
 
 from stores.errors import Invalid, NotFound
-from stores.messaging import Conversation, Message, ReceiptKind
+from stores.messaging import Conversation, ConversationSummary, Message, ReceiptKind
 from stores.postgres.database import Database
 
 MAX_GROUP_MEMBERS = 32
@@ -80,6 +80,38 @@ class PostgresMessageStore:
                 (user_id, limit),
             ).fetchall()
             return [_to_conversation(r) for r in rows]
+
+        return await self._db.query(select)
+
+    async def summaries(self, user_id: int, conversation_ids: list[int]) -> dict[int, ConversationSummary]:
+        def select(conn: psycopg.Connection) -> dict[int, ConversationSummary]:
+            last = {
+                row[1]: Message(*row)
+                for row in conn.execute(
+                    f"SELECT DISTINCT ON (conversation_id) {_MESSAGE} FROM messages"
+                    " WHERE conversation_id = ANY(%s) ORDER BY conversation_id, id DESC",
+                    (conversation_ids,),
+                )
+            }
+            unread = dict(
+                conn.execute(
+                    "SELECT m.conversation_id, count(*) FROM messages m JOIN conversation_members me"
+                    " ON me.conversation_id = m.conversation_id AND me.user_id = %s"
+                    " WHERE m.conversation_id = ANY(%s) AND m.sender_id <> %s AND m.id > me.last_read_id"
+                    " GROUP BY m.conversation_id",
+                    (user_id, conversation_ids, user_id),
+                ).fetchall()
+            )
+            receipts: dict[int, dict[int, tuple[int, int]]] = {c: {} for c in conversation_ids}
+            for conversation_id, member_id, delivered, read in conn.execute(
+                "SELECT conversation_id, user_id, last_delivered_id, last_read_id FROM conversation_members"
+                " WHERE conversation_id = ANY(%s) AND user_id <> %s",
+                (conversation_ids, user_id),
+            ):
+                receipts[conversation_id][member_id] = (delivered, read)
+            return {
+                c: ConversationSummary(last.get(c), unread.get(c, 0), receipts[c]) for c in conversation_ids
+            }
 
         return await self._db.query(select)
 

@@ -8,7 +8,6 @@ import { client, me } from './session.js';
 
 const TYPING_SHOWN_MS = 6000;
 const TYPING_SEND_EVERY_MS = 3000;
-const PREVIEWS = 20;
 
 export const conversations = signal([]); // most recently active first
 export const conversationsState = signal('loading');
@@ -116,28 +115,30 @@ document.addEventListener('visibilitychange', () => {
 
 export async function refreshConversations() {
   try {
+    // Each conversation comes with its last message, unread count and the others' receipt marks,
+    // so previews, badges and "Seen" are right after a reload too.
     const { conversations: list } = await client.request('dm.list', { limit: 50 });
     const known = new Map(conversations.value.map((c) => [c.id, c]));
-    conversations.value = list.map((c) => ({ ...known.get(c.id), ...c }));
+    conversations.value = list.map(({ last_message: lastMessage, unread: _unread, receipts: _receipts, ...c }) => {
+      const before = known.get(c.id);
+      const last = before?.last && (!lastMessage || before.last.id > lastMessage.id) ? before.last : lastMessage;
+      return { ...before, ...c, last };
+    });
+    const nextReceipts = { ...receipts.value };
+    for (const c of list) {
+      const forConversation = { ...nextReceipts[c.id] };
+      for (const { user_id: userId, delivered, read } of c.receipts) {
+        const marks = { delivered: 0, read: 0, ...forConversation[userId] };
+        forConversation[userId] = { delivered: Math.max(marks.delivered, delivered), read: Math.max(marks.read, read) };
+      }
+      nextReceipts[c.id] = forConversation;
+      setUnread(c.id, c.unread > 0 && !onScreen(c.id));
+    }
+    receipts.value = nextReceipts;
     conversationsState.value = 'ready';
-    // dm.list names no last message: fetch one per conversation for the previews.
-    await Promise.all(conversations.value.filter((c) => !c.last).slice(0, PREVIEWS).map(loadPreview));
   } catch (error) {
     console.error(error);
     conversationsState.value = 'error';
-  }
-}
-
-async function loadPreview(conversation) {
-  try {
-    const { messages } = await client.request('dm.history', { conversation_id: conversation.id, limit: 1 });
-    const last = messages[0];
-    if (!last) return;
-    conversations.value = conversations.value.map((c) =>
-      c.id === conversation.id && (!c.last || c.last.id < last.id) ? { ...c, last } : c,
-    );
-  } catch {
-    // the preview stays empty
   }
 }
 
