@@ -139,6 +139,14 @@ async function run(browser) {
   await a.locator('.nav .badge').waitFor({ state: 'detached' });
   await shot(a, '07-notifications-desktop');
 
+  step = 'B opens For you (followed accounts\' posts mixed with ones like those B liked), then Following';
+  const feedSwitch = b.locator('.feed-switch');
+  await feedSwitch.getByRole('button', { name: 'For you' }).click();
+  await b.getByRole('feed', { name: 'For you' }).locator('.post', { hasText: 'Golden hour' }).waitFor();
+  await shot(b, '07b-for-you-phone');
+  await feedSwitch.getByRole('button', { name: 'Following' }).click();
+  await seenByB.waitFor();
+
   step = 'B comments; A is told';
   await seenByB.getByRole('button', { name: /Comments/ }).click();
   await seenByB.getByLabel('Add a comment').fill('What a lovely cat!');
