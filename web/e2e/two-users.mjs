@@ -98,6 +98,7 @@ async function run(browser) {
   await b.getByRole('button', { name: 'Search', exact: true }).click();
   await b.getByRole('link', { name: /Alice Liddell/ }).click();
   await b.getByRole('heading', { name: 'Alice Liddell' }).waitFor();
+  await b.locator('.presence-text[data-online="true"]', { hasText: 'Online' }).waitFor(); // A is signed in
   await b.getByRole('button', { name: 'Follow', exact: true }).click();
   await b.locator('.follow-button[aria-pressed="true"]').waitFor();
   await b.getByTestId('followers').filter({ hasText: '1' }).waitFor();

@@ -1,7 +1,7 @@
 // Initials on a gradient picked from the user id: every account looks the same everywhere.
 import { nameOf } from '../state/profiles.js';
 
-export function Avatar({ profile, userId, size = 44 }) {
+export function Avatar({ profile, userId, size = 44, online = false }) {
   const id = profile?.user_id ?? userId ?? 0;
   const hue = (id * 137) % 360;
   const initials = nameOf(profile)
@@ -22,6 +22,7 @@ export function Avatar({ profile, userId, size = 44 }) {
       }}
     >
       {initials || '·'}
+      {online && <span class="presence-dot" />}
     </span>
   );
 }

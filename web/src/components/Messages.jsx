@@ -18,6 +18,7 @@ import {
   typing,
   unread,
 } from '../state/messages.js';
+import { presence, watchPresence } from '../state/presence.js';
 import { nameOf, profileSignal } from '../state/profiles.js';
 import { me } from '../state/session.js';
 import { Avatar } from './Avatar.jsx';
@@ -38,6 +39,7 @@ function ConversationItem({ conversation, active }) {
   const firstOther = others(conversation)[0];
   const isUnread = unread.value.has(conversation.id);
   const last = conversation.last;
+  useEffect(() => watchPresence(others(conversation)), [conversation.id]);
   return (
     <li>
       <a
@@ -45,7 +47,7 @@ function ConversationItem({ conversation, active }) {
         class={`conversation${active ? ' is-active' : ''}${isUnread ? ' is-unread' : ''}`}
         aria-current={active ? 'page' : undefined}
       >
-        <Avatar profile={profileSignal(firstOther).value} userId={firstOther} size={42} />
+        <Avatar profile={profileSignal(firstOther).value} userId={firstOther} size={42} online={presence.value[firstOther]?.online} />
         <span class="conversation-text">
           <strong>{title}</strong>
           <span class="muted small">{last ? `${last.sender_id === me.value.user_id ? 'You: ' : ''}${last.text}` : 'No messages yet'}</span>

@@ -1,9 +1,10 @@
 import { useEffect, useState } from 'preact/hooks';
 import { useLocation } from 'preact-iso';
-import { count, longTime } from '../lib/format.js';
+import { ago, count, longTime } from '../lib/format.js';
 import { describeError } from '../protocol/errors.js';
 import { openDirect } from '../state/messages.js';
 import { putPost } from '../state/posts.js';
+import { presence, watchPresence } from '../state/presence.js';
 import { loadProfile, nameOf, profileSignal, setFollowing, updateMyProfile, userPosts } from '../state/profiles.js';
 import { me } from '../state/session.js';
 import { Avatar } from './Avatar.jsx';
@@ -60,6 +61,7 @@ export function ProfilePage({ username }) {
   const [error, setError] = useState(null);
   const [busy, setBusy] = useState(false);
   const profile = userId !== null ? profileSignal(userId).value : null;
+  const seen = userId !== null ? presence.value[userId] : undefined;
 
   useEffect(() => {
     let live = true;
@@ -71,6 +73,7 @@ export function ProfilePage({ username }) {
       .then(async (p) => {
         if (!live) return;
         setUserId(p.user_id);
+        watchPresence([p.user_id]);
         const page = await userPosts(p.user_id);
         if (!live) return;
         setPosts(page.posts.map(putPost));
@@ -127,7 +130,7 @@ export function ProfilePage({ username }) {
       <section class="profile glass" aria-labelledby="profile-name">
         <div class="profile-banner" aria-hidden="true" />
         <div class="profile-main">
-          <Avatar profile={profile} size={88} />
+          <Avatar profile={profile} size={88} online={seen?.online} />
           <div class="profile-actions">
             {mine ? (
               <button type="button" class="btn btn-ghost" onClick={() => setEditing(!editing)} aria-expanded={editing}>
@@ -155,7 +158,14 @@ export function ProfilePage({ username }) {
         <h1 id="profile-name" class="profile-name">
           {nameOf(profile)}
         </h1>
-        <p class="muted">@{profile.username}</p>
+        <p class="muted">
+          @{profile.username}
+          {!mine && seen && (
+            <span class="presence-text" data-online={seen.online}>
+              {seen.online ? ' · Online' : seen.lastSeen ? ` · ${lastSeenText(seen.lastSeen)}` : ''}
+            </span>
+          )}
+        </p>
         {profile.bio && <p class="profile-bio">{profile.bio}</p>}
         <p class="muted small">Joined {longTime(profile.created_at).split(',')[0]}</p>
         <dl class="stats">
@@ -190,4 +200,9 @@ export function ProfilePage({ username }) {
       )}
     </>
   );
+}
+
+function lastSeenText(unixSeconds) {
+  const when = ago(unixSeconds);
+  return when === 'now' ? 'Seen just now' : `Seen ${when} ago`;
 }
