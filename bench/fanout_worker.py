@@ -31,6 +31,7 @@ from trio_websocket import ConnectionClosed, HandshakeError, WebSocketConnection
 from bench.ws_worker import PONG, RequestFailed, Socket
 from protocol.codec import decode_server_frame
 from protocol.errors import ProtocolError
+from viora.load.tally import ConnectTally
 from viora.streams import POST_CREATED
 
 SIGN_IN_TIMEOUT_S = 60.0
@@ -65,19 +66,8 @@ class Received:
 class Roster:
     """Shared by the follower tasks of one worker: sign-in progress, then what arrived."""
 
-    clients: int
-    connected: int = 0
-    connect_errors: Counter[str] = field(default_factory=Counter)
-    settled: trio.Event = field(default_factory=trio.Event)
+    tally: ConnectTally
     received: Received = field(default_factory=Received)
-
-    def settle(self, error: str | None = None) -> None:
-        if error is None:
-            self.connected += 1
-        else:
-            self.connect_errors[error] += 1
-        if self.connected + self.connect_errors.total() == self.clients:
-            self.settled.set()
 
 
 async def follower(url: str, token: str, roster: Roster, limiter: trio.CapacityLimiter) -> None:
@@ -90,17 +80,17 @@ async def follower(url: str, token: str, roster: Roster, limiter: trio.CapacityL
                 with trio.fail_after(SIGN_IN_TIMEOUT_S):
                     await sock.request("auth.resume", {"token": token})
                     await sock.request("stream.resume", {"stream": "home"})
-            roster.settle()
+            roster.tally.settle()
             await listen(ws, roster.received)
     except RequestFailed as refused:
-        roster.settle(f"sign-in: {refused.code}")
+        roster.tally.settle(f"sign-in: {refused.code}")
     except ConnectionClosed as closed:
-        if roster.settled.is_set():
+        if roster.tally.settled.is_set():
             roster.received.errors[f"closed {closed.reason.code}"] += 1
         else:
-            roster.settle(f"closed: {closed.reason.code}")
+            roster.tally.settle(f"closed: {closed.reason.code}")
     except (HandshakeError, OSError, trio.TooSlowError, ProtocolError) as error:
-        roster.settle(f"connect: {type(error).__name__}")
+        roster.tally.settle(f"connect: {type(error).__name__}")
 
 
 async def listen(ws: WebSocketConnection, received: Received) -> None:
@@ -121,13 +111,13 @@ async def listen(ws: WebSocketConnection, received: Received) -> None:
 
 
 async def run_followers(plan: FollowerPlan, pipe: Pipe) -> None:
-    roster = Roster(len(plan.followers))
+    roster = Roster(ConnectTally(len(plan.followers)))
     limiter = trio.CapacityLimiter(plan.connect_concurrency)
     async with trio.open_nursery() as nursery:
         for url, token in plan.followers:
             nursery.start_soon(follower, url, token, roster, limiter)
-        await roster.settled.wait()
-        pipe.send(("connected", roster.connected, roster.connect_errors))
+        await roster.tally.settled.wait()
+        pipe.send(("connected", roster.tally.connected, roster.tally.errors))
         await trio.to_thread.run_sync(pipe.recv)  # ("collect",)
         received = roster.received
         held = received.held

@@ -27,6 +27,7 @@ from trio_websocket import ConnectionClosed, HandshakeError, WebSocketConnection
 
 from protocol.codec import decode_server_frame, encode_request
 from protocol.errors import ProtocolError
+from viora.load.tally import ConnectTally
 
 PASSWORD = "wsbench-password"
 SIGN_IN_TIMEOUT_S = 120.0
@@ -91,13 +92,10 @@ class Conductor:
     """Shared by the client tasks of one worker: the phases, announced one at a time."""
 
     def __init__(self, clients: int) -> None:
-        self.clients = clients
         self.announced = trio.Event()
         self.phase: Phase | None = None
-        self.settled = trio.Event()
-        """Set once every client is connected and signed in, or has failed to."""
-        self.connected = 0
-        self.connect_errors: Counter[str] = Counter()
+        self.tally = ConnectTally(clients)
+        """Every client connected and signed in, or failed to."""
         self.new_tokens: dict[str, str] = {}
         self.held = 0
 
@@ -106,15 +104,6 @@ class Conductor:
         self.phase = phase
         event, self.announced = self.announced, trio.Event()
         event.set()
-
-    def settle(self, error: str | None = None) -> None:
-        """Count one client as connected (``error`` is ``None``) or failed."""
-        if error is None:
-            self.connected += 1
-        else:
-            self.connect_errors[error] += 1
-        if self.connected + self.connect_errors.total() == self.clients:
-            self.settled.set()
 
 
 class Socket:
@@ -186,14 +175,14 @@ async def client_life(
                     new_token = await sign_in(sock, username, plan.tokens.get(username))
             if new_token is not None:
                 conductor.new_tokens[username] = new_token
-            conductor.settle()
+            conductor.tally.settle()
             await hold(rank, sock, conductor, plan.interval_s)
     except RequestFailed as refused:
-        conductor.settle(f"sign-in: {refused.code}")
+        conductor.tally.settle(f"sign-in: {refused.code}")
     except ConnectionClosed as closed:
-        conductor.settle(f"closed: {closed.reason.code}")
+        conductor.tally.settle(f"closed: {closed.reason.code}")
     except (HandshakeError, OSError, trio.TooSlowError, ProtocolError) as error:
-        conductor.settle(f"connect: {type(error).__name__}")
+        conductor.tally.settle(f"connect: {type(error).__name__}")
 
 
 async def hold(rank: int, sock: Socket, conductor: Conductor, interval_s: float) -> None:
@@ -265,8 +254,8 @@ async def run_worker(plan: WorkerPlan, pipe: Pipe) -> None:
     async with trio.open_nursery() as nursery:
         for rank in range(len(plan.usernames)):
             nursery.start_soon(client_life, rank, plan, conductor, limiter)
-        await conductor.settled.wait()
-        pipe.send(("connected", conductor.connected, conductor.connect_errors, conductor.new_tokens))
+        await conductor.tally.settled.wait()
+        pipe.send(("connected", conductor.tally.connected, conductor.tally.errors, conductor.new_tokens))
         while True:
             command = await trio.to_thread.run_sync(pipe.recv)
             if command[0] == "close":

@@ -34,6 +34,7 @@ from viora.load.inprocess import open_pipe
 from viora.load.mix import FIRE_AND_FORGET, OPERATIONS, SharedState, SimUser, stamp_age
 from viora.load.progress import Progress
 from viora.load.recorder import Recorder
+from viora.load.tally import ConnectTally
 
 if TYPE_CHECKING:  # the runtime imports the ML stack: seconds, and not needed over sockets
     from viora.runtime import Runtime
@@ -117,40 +118,18 @@ class InProcessTarget:
 
 
 @dataclass
-class Population:
-    """How many users connected, and the event that fires once every one has tried."""
-
-    expected: int
-    connected: int = 0
-    failed: int = 0
-    settled: trio.Event = field(default_factory=trio.Event)
-
-    def joined(self) -> None:
-        self.connected += 1
-        self._check()
-
-    def gave_up(self) -> None:
-        self.failed += 1
-        self._check()
-
-    def _check(self) -> None:
-        if self.connected + self.failed >= self.expected:
-            self.settled.set()
-
-
-@dataclass
 class Run:
     plan: LoadPlan
     target: Target
     users: list[SimUser]
     recorder: Recorder = field(default_factory=Recorder)
-    population: Population = field(init=False)
+    population: ConnectTally = field(init=False)
     shared: SharedState = field(init=False)
     start: trio.Event = field(default_factory=trio.Event)
     stop_at: float = 0.0
 
     def __post_init__(self) -> None:
-        self.population = Population(len(self.users))
+        self.population = ConnectTally(len(self.users))
         self.shared = SharedState(random.Random(self.plan.seed))
 
     def held(self) -> int:
@@ -218,10 +197,10 @@ async def _run_user(run: Run, index: int, user: SimUser, limiter: trio.CapacityL
                     await client.request("stream.resume", {"stream": stream}, timeout=REQUEST_TIMEOUT_S)
         except (OSError, HandshakeError, ConnectionClosed, ServerError, trio.TooSlowError) as error:
             run.recorder.errors[f"connect:{_error_code(error)}"] += 1
-            run.population.gave_up()
+            run.population.settle(_error_code(error))
             return
         user.client = client
-        run.population.joined()
+        run.population.settle()
         async with trio.open_nursery() as nursery:
             nursery.start_soon(_record_deliveries, run, user, client)
             await run.start.wait()
