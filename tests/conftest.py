@@ -12,6 +12,7 @@ import pytest
 import trio
 from live import ADMIN_TOKEN, PASSWORD, ServerProcess, run_server_process
 from pgtools import embedded_cluster, scratch_database
+from redistools import reachable_redis_url, scratch_prefix
 
 from ml.tiny import TINY_CONFIG, TINY_MODEL
 from viora.client import Client
@@ -92,3 +93,15 @@ def server_process(embedded_pg_admin_dsn: str) -> Iterator[ServerProcess]:
         VIORA_RATE_BURST="100000",
     ) as server:
         yield server
+
+
+@pytest.fixture
+def redis_url() -> str:
+    """A reachable Redis (skipped without one, failed under CI=true: see ``redistools``)."""
+    return reachable_redis_url()
+
+
+@pytest.fixture
+def prefix(redis_url: str) -> Iterator[str]:
+    with scratch_prefix(redis_url) as prefix:
+        yield prefix

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 
 import pytest
 import redis
 import trio
 import trio.testing
-from redistools import reachable_redis_url, scratch_prefix
 
 from stores.redis.bus import RedisBus
 from stores.redis.client import RedisClient
@@ -25,17 +24,6 @@ class Recorder:
     async def deliver(self, delivery: Delivery) -> int:
         await self.send.send(delivery)
         return len(delivery.targets)
-
-
-@pytest.fixture
-def redis_url() -> str:
-    return reachable_redis_url()
-
-
-@pytest.fixture
-def prefix(redis_url: str) -> Iterator[str]:
-    with scratch_prefix(redis_url) as prefix:
-        yield prefix
 
 
 def client(url: str, prefix: str) -> RedisClient:

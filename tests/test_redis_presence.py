@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 
 import pytest
 import redis
 import trio
-from redistools import reachable_redis_url, scratch_prefix
 
 from stores.presence import PresenceStatus
 from stores.redis.client import RedisClient
@@ -16,17 +14,6 @@ from stores.redis.presence import RedisPresence
 from supervisor import Supervisor
 
 TTL_S = 15.0
-
-
-@pytest.fixture
-def redis_url() -> str:
-    return reachable_redis_url()
-
-
-@pytest.fixture
-def prefix(redis_url: str) -> Iterator[str]:
-    with scratch_prefix(redis_url) as prefix:
-        yield prefix
 
 
 @pytest.fixture
