@@ -2,6 +2,7 @@
 import { useState } from 'preact/hooks';
 import { describeError } from '../protocol/errors.js';
 import { client, connection } from '../state/session.js';
+import { FormError } from './FormError.jsx';
 
 export function AuthScreen() {
   const [mode, setMode] = useState('signup');
@@ -105,11 +106,7 @@ export function AuthScreen() {
           />
           {signingUp && <small>At least 8 characters.</small>}
         </label>
-        {error && (
-          <p class="form-error" role="alert">
-            {error}
-          </p>
-        )}
+        <FormError error={error} />
         <button type="submit" class="btn btn-primary btn-block" disabled={busy}>
           {busy ? 'One moment…' : signingUp ? 'Create account' : 'Sign in'}
         </button>

@@ -4,6 +4,7 @@ import { describeError } from '../protocol/errors.js';
 import { addComment, listComments } from '../state/posts.js';
 import { nameOf, profileSignal } from '../state/profiles.js';
 import { Avatar } from './Avatar.jsx';
+import { FormError } from './FormError.jsx';
 
 function Comment({ comment }) {
   const author = profileSignal(comment.author_id).value;
@@ -92,11 +93,7 @@ export function Comments({ postId }) {
           Reply
         </button>
       </form>
-      {error && (
-        <p class="form-error" role="alert">
-          {error}
-        </p>
-      )}
+      <FormError error={error} />
     </div>
   );
 }

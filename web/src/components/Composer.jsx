@@ -17,6 +17,7 @@ import {
 } from '../state/uploads.js';
 import { Avatar } from './Avatar.jsx';
 import { Icon } from './Icon.jsx';
+import { FormError } from './FormError.jsx';
 
 const MAX_TEXT = 5000;
 
@@ -177,11 +178,7 @@ export function Composer() {
           {posting ? 'Posting…' : 'Post'}
         </button>
       </div>
-      {error && (
-        <p class="form-error" role="alert">
-          {error}
-        </p>
-      )}
+      <FormError error={error} />
     </form>
   );
 }

@@ -23,6 +23,7 @@ import { nameOf, profileSignal } from '../state/profiles.js';
 import { me } from '../state/session.js';
 import { Avatar } from './Avatar.jsx';
 import { Icon } from './Icon.jsx';
+import { FormError } from './FormError.jsx';
 
 function others(conversation) {
   return conversation.member_ids.filter((id) => id !== me.value.user_id);
@@ -190,11 +191,7 @@ function Thread({ conversation }) {
           <Icon name="send" size={18} />
         </button>
       </form>
-      {error && (
-        <p class="form-error" role="alert">
-          {error}
-        </p>
-      )}
+      <FormError error={error} />
     </section>
   );
 }

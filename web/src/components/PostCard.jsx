@@ -8,6 +8,7 @@ import { Avatar } from './Avatar.jsx';
 import { Comments } from './Comments.jsx';
 import { Icon } from './Icon.jsx';
 import { MediaGallery } from './Media.jsx';
+import { FormError } from './FormError.jsx';
 
 const MENTION = /(@[a-z0-9_]{3,32})/gi;
 
@@ -113,11 +114,7 @@ export function PostCard({ id, openComments = false }) {
           </span>
         )}
       </footer>
-      {error && (
-        <p class="form-error" role="alert">
-          {error}
-        </p>
-      )}
+      <FormError error={error} />
       {commentsOpen && <Comments postId={id} />}
     </article>
   );

@@ -10,6 +10,7 @@ import { me } from '../state/session.js';
 import { Avatar } from './Avatar.jsx';
 import { PostList, SkeletonPosts } from './Home.jsx';
 import { Icon } from './Icon.jsx';
+import { FormError } from './FormError.jsx';
 
 function EditProfile({ profile, onDone }) {
   const [displayName, setDisplayName] = useState(profile.display_name);
@@ -34,11 +35,7 @@ function EditProfile({ profile, onDone }) {
         <span>Bio</span>
         <textarea rows={3} maxLength={500} value={bio} onInput={(e) => setBio(e.currentTarget.value)} />
       </label>
-      {error && (
-        <p class="form-error" role="alert">
-          {error}
-        </p>
-      )}
+      <FormError error={error} />
       <div class="button-row">
         <button type="button" class="btn btn-ghost" onClick={onDone}>
           Cancel
@@ -182,11 +179,7 @@ export function ProfilePage({ username }) {
             <dd>{count(profile.following)}</dd>
           </div>
         </dl>
-        {error && (
-          <p class="form-error" role="alert">
-            {error}
-          </p>
-        )}
+        <FormError error={error} />
         {editing && <EditProfile profile={profile} onDone={() => setEditing(false)} />}
       </section>
       <h2 class="section-title">Posts</h2>

@@ -8,6 +8,7 @@ import { nameOf } from '../state/profiles.js';
 import { searchAll } from '../state/search.js';
 import { Avatar } from './Avatar.jsx';
 import { Icon } from './Icon.jsx';
+import { FormError } from './FormError.jsx';
 
 function Result({ result }) {
   const media = result.post.media?.find((m) => m.id === result.media_id);
@@ -95,11 +96,7 @@ export function SearchPage() {
           Search
         </button>
       </form>
-      {error && (
-        <p class="form-error" role="alert">
-          {error}
-        </p>
-      )}
+      <FormError error={error} />
       <div aria-live="polite" aria-busy={state === 'loading'}>
         {state === 'loading' && <p class="muted">Searching…</p>}
         {state === 'done' && found.people.length > 0 && (
