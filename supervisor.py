@@ -13,7 +13,14 @@ Vocabulary (as in OTP, so operators can lean on what they know):
   started after the crashed one);
 * **intensity** — at most ``intensity`` restarts within ``period`` seconds; one more and the
   supervisor stops all its children and *escalates* by raising :class:`SupervisorEscalation`,
-  which its own parent sees as a crash of that child;
+  which its own parent sees as a crash of that child (a restart that fails to start counts as
+  another crash);
+* **backoff** — a restart waits :class:`Backoff` (longer the more restarts in the period). As in
+  OTP, the decision is taken under the supervisor's lock (intensity, which group, stopping the
+  group's siblings) but the wait is not: it runs as a task in the supervisor's nursery, so a
+  crash-looping child never holds up :meth:`Supervisor.start_child` of its siblings. During the
+  wait the group's children show state ``restarting`` and are still known to
+  :meth:`Supervisor.knows_child`; a shutdown during the wait calls the restart off;
 * **shutdown** — children are stopped in reverse start order; each is first asked politely
   (``ctx.stop_requested``) and gets ``shutdown_s`` seconds to drain before it is cancelled.
 
@@ -97,7 +104,7 @@ class Backoff:
     def delay(self, recent_restarts: int) -> float:
         if recent_restarts <= 0:
             return 0.0
-        return min(self.max_s, self.initial_s * 2 ** (recent_restarts - 1))
+        return min(self.max_s, self.initial_s * 2.0 ** (recent_restarts - 1))
 
 
 class ChildContext:
@@ -171,6 +178,10 @@ class _Child:
         self.done = trio.Event()
         self.done.set()
         self.stopping = False
+        self.pending_restart: object | None = None
+        """The token of the delayed restart this child awaits (``None``: none). A later decision
+        that takes the child into its group replaces the token, so only the newest restart starts
+        it; a final stop clears it."""
 
     @property
     def running(self) -> bool:
@@ -266,7 +277,8 @@ class Supervisor:
         async with self._lock:
             for existing in self._children:
                 if existing.spec.name == spec.name:
-                    if existing.running:
+                    if existing.running or existing.pending_restart is not None:
+                        # A twin of a child awaiting its restart would bypass the restart intensity.
                         raise ValueError(f"{self.path} already has a child named {spec.name!r}")
                     self._children.remove(existing)  # a finished child whose exit is not yet handled
                     break
@@ -277,20 +289,15 @@ class Supervisor:
                 self._children.remove(child)
                 raise ChildStartError(f"{child.path} failed to start: {error!r}") from error
 
-    async def terminate_child(self, name: str) -> None:
-        """Stop a child (drain deadline applies) and forget it if it was started dynamically."""
-        async with self._lock:
-            child = self._find(name)
-            await self._stop(child, final=True)
-            if child.dynamic:
-                self._children.remove(child)
-
     def has_child(self, name: str) -> bool:
         """Whether a child of that name is running now."""
         return any(c.spec.name == name and c.running for c in self._children)
 
     def knows_child(self, name: str) -> bool:
-        """Whether a child of that name is running *or* crashed and awaiting its restart decision."""
+        """Whether a child of that name is running, or awaiting its restart (decision or backoff).
+
+        Callers that would otherwise start the child again wait for the restart instead.
+        """
         return any(c.spec.name == name for c in self._children)
 
     def inspect(self) -> dict[str, Any]:
@@ -330,8 +337,8 @@ class Supervisor:
                         nursery.start_soon(self._relay_stop, ctx)
                     failure = await self._supervise()
                 async with self._lock:
-                    await self._stop_all(final=True)
-                nursery.cancel_scope.cancel()
+                    await self._stop_all()
+                nursery.cancel_scope.cancel()  # pending restarts, the stop relay
         finally:
             self._nursery = None
             self._stopped.set()
@@ -369,16 +376,27 @@ class Supervisor:
                 continue
             event = self._exits.popleft()
             async with self._lock:
-                child = event.child
-                if child.incarnation != event.incarnation or child.stopping or child not in self._children:
-                    continue  # an exit we caused ourselves, a stale one, or of a replaced child
+                if not self._is_news(event):
+                    continue
                 try:
                     await self._handle_exit(event)
                 except SupervisorEscalation as escalation:
                     return escalation
         return None
 
+    def _is_news(self, event: _Exit) -> bool:
+        """False for an exit we caused ourselves (a stop), a stale one, one of a replaced child, or
+        one of a child already awaiting a restart decided for a sibling (it must not count twice)."""
+        child = event.child
+        return (
+            child.incarnation == event.incarnation
+            and not child.stopping
+            and child in self._children
+            and child.pending_restart is None
+        )
+
     async def _handle_exit(self, event: _Exit) -> None:
+        """Decide what the exit calls for (under the lock); a restart is scheduled, not awaited."""
         child = event.child
         crashed = event.error is not None
         if crashed:
@@ -392,34 +410,67 @@ class Supervisor:
                 self._children.remove(child)
             return
 
-        now = trio.current_time()
-        self._restart_times.append(now)
-        while self._restart_times and self._restart_times[0] < now - self.period_s:
-            self._restart_times.popleft()
-        if len(self._restart_times) > self.intensity:
+        if self._intensity_exceeded():
             log.error("%s: restart intensity exceeded, escalating", self.path)
-            await self._stop_all(final=True)
+            await self._stop_all()
             raise SupervisorEscalation(self.path, child.last_error)
 
         group = self._restart_group(child)
         for sibling in reversed(group):
             if sibling is not child:
                 await self._stop(sibling, final=False)
+        self._schedule_restart(group)
+
+    def _intensity_exceeded(self) -> bool:
+        """Count one more restart; whether that makes more than ``intensity`` within the period."""
+        now = trio.current_time()
+        self._restart_times.append(now)
+        while self._restart_times and self._restart_times[0] < now - self.period_s:
+            self._restart_times.popleft()
+        return len(self._restart_times) > self.intensity
+
+    def _schedule_restart(self, group: list[_Child]) -> None:
+        """Mark ``group`` as restarting and start it again after the backoff, in the background.
+
+        Temporary siblings are never restarted: they are settled now rather than after the backoff,
+        so that nobody waits for a restart that will not come.
+        """
+        assert self._nursery is not None
+        token = object()
+        members: list[_Child] = []
         for member in group:
-            member.state = ChildState.RESTARTING
-        await trio.sleep(self.backoff.delay(len(self._restart_times)))
-        for member in group:
-            if member.spec.restart is RestartType.TEMPORARY and member is not child:
+            if member.spec.restart is RestartType.TEMPORARY:
                 if member.dynamic:
                     self._children.remove(member)
                 continue
-            member.restarts += 1
-            error = await self._start(member)
-            if error is not None:
-                # A failed restart counts as another crash of that child: intensity decides.
-                self._exits.append(_Exit(member, member.incarnation, error))
-                self._wake()
-                return
+            member.state = ChildState.RESTARTING
+            member.pending_restart = token
+            members.append(member)
+        delay = self.backoff.delay(len(self._restart_times))
+        self._nursery.start_soon(self._restart_after, delay, members, token)
+
+    async def _restart_after(self, delay: float, group: list[_Child], token: object) -> None:
+        """Sleep the backoff *without* the lock, then take it to start what is still ours to restart.
+
+        A member is skipped if a later decision took it over (new token), it was removed, or a
+        final stop called its restart off; a shutdown requested meanwhile restarts nobody.
+        """
+        await trio.sleep(delay)
+        async with self._lock:
+            for member in group:
+                if self._shutdown.is_set():
+                    return
+                if member.pending_restart is not token or member not in self._children:
+                    continue
+                member.pending_restart = None
+                member.restarts += 1
+                error = await self._start(member)
+                if error is not None:
+                    # A failed restart counts as another crash of that child: intensity decides
+                    # (and the decision on it restarts the rest of this group, still pending).
+                    self._exits.append(_Exit(member, member.incarnation, error))
+                    self._wake()
+                    return
 
     def _restart_group(self, child: _Child) -> list[_Child]:
         if self.strategy is Strategy.ONE_FOR_ONE:
@@ -490,15 +541,13 @@ class Supervisor:
             await child.done.wait()
         child.state = ChildState.STOPPED
 
-    async def _stop_all(self, *, final: bool) -> None:
+    async def _stop_all(self) -> None:
+        """Final stop of every child in reverse start order; pending restarts are called off."""
         for child in reversed(self._children):
-            await self._stop(child, final=final)
-
-    def _find(self, name: str) -> _Child:
-        for child in self._children:
-            if child.spec.name == name:
-                return child
-        raise KeyError(f"{self.path} has no child named {name!r}")
+            if child.pending_restart is not None:
+                child.pending_restart = None
+                child.state = ChildState.STOPPED
+            await self._stop(child, final=True)
 
     def _wake(self) -> None:
         self._wakeup.set()

@@ -10,9 +10,17 @@ sends messages:
 The mailbox belongs to the *ref*, not to one run of the actor: when the supervisor restarts a
 crashed actor, the new incarnation (fresh state from the factory) keeps reading the same mailbox,
 so holders of the ref keep working and queued messages are not lost — only the message being
-handled when it crashed fails (its asker gets :class:`ActorCrashed`). Akka restarts keep the
-mailbox in the same way. A *final* stop closes the mailbox: queued messages are drained within
-the supervisor's deadline, later sends raise :class:`ActorStopped`.
+handled when it crashed fails (its asker gets :class:`~kernel.errors.ActorCrashed`). Akka restarts
+keep the mailbox in the same way. A *final* stop closes the mailbox: queued messages are drained
+within the supervisor's deadline, later sends raise :class:`~kernel.errors.ActorStopped`.
+
+A :class:`~kernel.errors.DomainError` raised while answering an ``ask`` is the *answer*, not a
+crash: the asker gets it as raised and the actor carries on, like an OTP server replying
+``{error, Reason}``. A database outage while a session replays a stream is the world's failure,
+not the actor's; restarting would only spend the restart budget and turn a typed ``unavailable``
+into ``internal``. Any other exception, or any exception from a ``tell``, crashes the actor.
+The senders' errors (``ActorStopped``, ``AskTimeout``, ``ActorCrashed``) live in
+:mod:`kernel.errors` with every other failure.
 """
 
 from __future__ import annotations
@@ -23,32 +31,13 @@ from typing import Any, Generic, TypeVar
 
 import trio
 
+from kernel.errors import ActorCrashed, ActorStopped, AskTimeout, DomainError
 from supervisor import ChildContext, ChildSpec, RestartType
 
 log = logging.getLogger("viora.actors")
 
 T = TypeVar("T")
 A = TypeVar("A", bound="Actor")
-
-
-class ActorError(Exception):
-    """Base class of errors raised to senders."""
-
-
-class ActorStopped(ActorError):
-    """The actor was shut down; its mailbox no longer accepts messages."""
-
-
-class AskTimeout(ActorError):
-    """No reply within the timeout (the request may or may not have been handled)."""
-
-
-class ActorCrashed(ActorError):
-    """The actor raised while handling this request; it is being restarted."""
-
-
-class MailboxFull(ActorError):
-    """``try_tell`` found the mailbox full and dropped the message."""
 
 
 class _ReplySlot:
@@ -163,7 +152,7 @@ class ActorRef(Generic[A]):
         if scope.cancelled_caught:
             raise AskTimeout(f"{self.path} did not answer within {timeout:g}s")
         if slot.error is not None:
-            if isinstance(slot.error, ActorError):
+            if isinstance(slot.error, DomainError):
                 raise slot.error
             raise ActorCrashed(f"{self.path} crashed: {slot.error!r}") from slot.error
         return slot.value
@@ -292,8 +281,14 @@ async def _deliver(ref: ActorRef[Any], actor: Actor, envelope: _Envelope) -> Non
         return
     try:
         result = await actor.handle(envelope.message)
+    except DomainError as exc:
+        if reply is None:
+            ref.last_error = _describe(exc)
+            raise
+        reply.resolve(error=exc)  # an answer to the asker; the actor lives on
+        return
     except Exception as exc:
-        ref.last_error = f"{type(exc).__name__}: {exc}"[:500]
+        ref.last_error = _describe(exc)
         if reply is not None:
             reply.resolve(error=exc)
         raise
@@ -301,3 +296,7 @@ async def _deliver(ref: ActorRef[Any], actor: Actor, envelope: _Envelope) -> Non
         ref.processed += 1
     if reply is not None:
         reply.resolve(result)
+
+
+def _describe(error: BaseException) -> str:
+    return f"{type(error).__name__}: {error}"[:500]

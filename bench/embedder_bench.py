@@ -28,11 +28,11 @@ from skimage import data
 
 from actors.embedder import EmbedderService, Kind
 from bench.common import ms, quantile
+from kernel.config import Settings
+from kernel.probe import LoopLagProbe
 from ml.clip import ClipModel, ClipSource, load_clip
 from ml.tiny import TINY_MODEL
 from supervisor import ChildSpec, Supervisor
-from viora.config import Settings
-from viora.probe import LoopLagProbe
 
 PHOTOS = ("astronaut", "chelsea", "coffee", "rocket", "immunohistochemistry", "hubble_deep_field")
 CAPTIONS = (

@@ -67,9 +67,9 @@ def install(tracer: Tracer) -> None:
     """Wrap the fan-out path's steps; called before the server is imported and started."""
     from actors.feed.actor import FanOut, FeedActor
     from actors.session.actor import SessionActor
+    from stores.bus import InProcessBus
     from stores.postgres.social import PostgresSocialStore
     from stores.postgres.timeline import PostgresTimelineStore
-    from viora.bus import InProcessBus
 
     handle = FeedActor.handle
 

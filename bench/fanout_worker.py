@@ -31,8 +31,8 @@ from trio_websocket import ConnectionClosed, HandshakeError, WebSocketConnection
 from bench.ws_worker import PONG, RequestFailed, Socket
 from protocol.codec import decode_server_frame
 from protocol.errors import ProtocolError
+from protocol.events import POST_CREATED
 from viora.load.tally import ConnectTally
-from viora.streams import POST_CREATED
 
 SIGN_IN_TIMEOUT_S = 60.0
 

@@ -32,7 +32,7 @@ from skimage import data
 from actors.media.results import MediaLimits
 from actors.media.stills import process_image
 from actors.media.video import process_video
-from viora.config import Settings
+from kernel.config import Settings
 from viora.server import serve
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))

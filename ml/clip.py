@@ -8,7 +8,7 @@ semantic quality at all. :attr:`ClipModel.quality` says which of these a running
 
 Work is split so a batching caller can fail one input without failing its batch-mates:
 :meth:`ClipModel.prepare_image` / :meth:`ClipModel.prepare_text` turn one input into a tensor
-(raising :class:`BadInput` for that input alone); :meth:`ClipModel.encode_images` /
+(raising :class:`kernel.errors.Invalid` for that input alone); :meth:`ClipModel.encode_images` /
 :meth:`ClipModel.encode_texts` run one forward pass over a stacked batch. Every method here is
 blocking CPU/GPU work: call it from a worker thread, never from the event loop.
 
@@ -34,19 +34,16 @@ from open_clip.model import CLIP
 from open_clip.transformer import text_global_pool
 from PIL import Image, UnidentifiedImageError
 
+from kernel.errors import Invalid
 from ml.tiny import TINY_MODEL, register_tiny
 
 if TYPE_CHECKING:
-    from viora.config import Settings
+    from kernel.config import Settings
 
 ImageInput = Image.Image | bytes
 """A decoded image, or the bytes of an encoded one (JPEG, PNG, WebP…), decoded when prepared."""
 
 RANDOM_INIT_QUALITY = "random-init: plumbing only, no semantic quality"
-
-
-class BadInput(ValueError):
-    """One input cannot be embedded (not an image, not text…): its request fails, no other."""
 
 
 @dataclass(frozen=True)
@@ -118,15 +115,15 @@ class ClipModel:
                     decoded.load()
                     image = decoded.copy()
             except (UnidentifiedImageError, OSError, Image.DecompressionBombError) as exc:
-                raise BadInput(f"not a decodable image: {exc}") from exc
+                raise Invalid(f"not a decodable image: {exc}") from exc
         if not isinstance(image, Image.Image):
-            raise BadInput(f"expected an image or its bytes, got {type(image).__name__}")
+            raise Invalid(f"expected an image or its bytes, got {type(image).__name__}")
         return self._preprocess(image)
 
     def prepare_text(self, text: str) -> torch.Tensor:
         """Tokenize one text (truncated to the model's context length) into a 1-D token tensor."""
         if not isinstance(text, str):
-            raise BadInput(f"expected text, got {type(text).__name__}")
+            raise Invalid(f"expected text, got {type(text).__name__}")
         return self._tokenizer([text])[0]
 
     # ----------------------------------------------------------------- one forward pass per batch
@@ -150,7 +147,7 @@ class ClipModel:
     # ----------------------------------------------------------------- conveniences
 
     def embed_images(self, images: Sequence[ImageInput]) -> np.ndarray:
-        """Prepare and encode ``images`` in one pass (any bad input raises :class:`BadInput`)."""
+        """Prepare and encode ``images`` in one pass (any bad input raises :class:`Invalid`)."""
         return self.encode_images(torch.stack([self.prepare_image(i) for i in images]))
 
     def embed_texts(self, texts: Sequence[str]) -> np.ndarray:

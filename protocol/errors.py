@@ -44,6 +44,7 @@ class ErrorCode(enum.StrEnum):
     TOKEN_REVOKED = "token_revoked", "The session token was revoked (logout)."
     FORBIDDEN = "forbidden", "The signed-in user may not do this."
     NOT_FOUND = "not_found", "The addressed object does not exist, or is not visible to you."
+    CONFLICT = "conflict", "The request conflicts with what exists (a uniqueness rule)."
     RATE_LIMITED = "rate_limited", "Too many requests; retry after `retry_after` seconds."
     BUSY = "busy", "The server is overloaded right now; retry later."
     TIMEOUT = "timeout", "The server did not finish the request in time; it may or may not have happened."

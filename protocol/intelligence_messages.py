@@ -1,11 +1,11 @@
 """Client messages of content understanding: search, "more like this", moderation.
 
-Imported at the end of :mod:`protocol.messages`, so importing the registry yields these too.
+Loaded by :mod:`protocol.messages`, so importing the registry from there yields these too.
 """
 
 from __future__ import annotations
 
-from protocol.messages import Field, MessageSpec, register
+from protocol.registry import Field, MessageSpec, register
 
 _LIMIT = Field("limit", "int", "Results, 1 to 100 (default 20).", required=False)
 _RESULTS = (

@@ -1,11 +1,11 @@
 """Server messages of the media pipeline (uploads themselves are HTTP: see README's Media section).
 
-Imported at the end of :mod:`protocol.messages`, so importing the registry yields these too.
+Loaded by :mod:`protocol.messages`, so importing the registry from there yields these too.
 """
 
 from __future__ import annotations
 
-from protocol.messages import Field, MessageSpec, register
+from protocol.registry import Field, MessageSpec, register
 
 register(
     MessageSpec(

@@ -1,11 +1,11 @@
 """Client and server messages of direct messaging (conversations, receipts, typing).
 
-Imported at the end of :mod:`protocol.messages`, so importing the registry yields these too.
+Loaded by :mod:`protocol.messages`, so importing the registry from there yields these too.
 """
 
 from __future__ import annotations
 
-from protocol.messages import Field, MessageSpec, register
+from protocol.registry import Field, MessageSpec, register
 
 _CONVERSATION_ID = Field("conversation_id", "int", "The conversation's id.")
 _CONVERSATION = (

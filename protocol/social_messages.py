@@ -1,11 +1,11 @@
 """Client and server messages of the social features (graph, posts, timelines, notifications).
 
-Imported at the end of :mod:`protocol.messages`, so importing the registry yields these too.
+Loaded by :mod:`protocol.messages`, so importing the registry from there yields these too.
 """
 
 from __future__ import annotations
 
-from protocol.messages import Field, MessageSpec, register
+from protocol.registry import Field, MessageSpec, register
 
 _USER_ID = Field("user_id", "int", "The other account's id.")
 _POST_ID = Field("post_id", "int", "The post's id.")

@@ -24,14 +24,12 @@ from typing import Protocol
 
 import trio
 
+from kernel.errors import BlobMissing
+
 READ_CHUNK = 256 * 1024
 """Bytes read per step when hashing or serving: large enough to keep thread hops rare."""
 
 _KEY = re.compile(r"^[0-9a-f]{64}(\.[a-z0-9]{1,5})?$")
-
-
-class BlobMissing(LookupError):
-    """No blob has this key (or the key is not a well-formed content address)."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,4 +1,4 @@
-"""Open every store the server needs from :class:`viora.config.Settings`."""
+"""Open every store the server needs from :class:`kernel.config.Settings`."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
 
+from kernel.config import Settings
 from stores.analysis import AnalysisStore
 from stores.cassandra import open_cassandra_timeline
 from stores.fanout import FanoutLedger
@@ -23,7 +24,6 @@ from stores.social import SocialStore
 from stores.timeline import TimelineStore
 from stores.users import UserStore
 from stores.vectors import VectorStore
-from viora.config import Settings
 
 
 @dataclass(frozen=True)

@@ -14,9 +14,9 @@ from live import ADMIN_TOKEN, PASSWORD, ServerProcess, run_server_process
 from pgtools import embedded_cluster, scratch_database
 from redistools import reachable_redis_url, scratch_prefix
 
+from kernel.config import Settings
 from ml.tiny import TINY_CONFIG, TINY_MODEL
 from viora.client import Client
-from viora.config import Settings
 from viora.runtime import Runtime
 from viora.server import serve
 

@@ -8,9 +8,9 @@ import psycopg
 import pytest
 from live import PASSWORD
 
-from viora.accounts import hash_token
+from kernel.config import Settings
+from services.accounts import hash_token
 from viora.client import ServerError
-from viora.config import Settings
 
 
 async def expect_error(code: str, awaitable: Any) -> ServerError:

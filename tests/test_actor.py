@@ -8,7 +8,8 @@ import pytest
 import trio
 import trio.testing
 
-from actors.actor import Actor, ActorCrashed, ActorRef, ActorStopped, AskTimeout, actor_spec
+from actors.actor import Actor, ActorRef, actor_spec
+from kernel.errors import ActorCrashed, ActorStopped, AskTimeout
 from supervisor import Supervisor
 
 

@@ -10,8 +10,8 @@ from typing import Any
 import trio
 from live import ADMIN_TOKEN, ServerProcess, http_get, run_server_process
 
+from kernel.config import Settings
 from viora.client import Client
-from viora.config import Settings
 from viora.runtime import Runtime
 
 

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from live import next_push, subscribe
 
-from viora.config import Settings
+from kernel.config import Settings
 
 
 @pytest.fixture

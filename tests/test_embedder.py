@@ -17,19 +17,14 @@ from media_samples import photo_jpeg
 from PIL import Image
 from skimage import data
 
-from actors.embedder import (
-    EmbedderBusy,
-    EmbedderClient,
-    EmbedderCrashed,
-    EmbedderService,
-    EmbedderTimeout,
-    EmbedInputError,
-)
+from actors.embedder import EmbedderClient, EmbedderService
+from edges.ws.errors import answer
+from kernel.config import Settings
+from kernel.errors import Busy, Fault, Invalid, TimedOut
 from ml.clip import RANDOM_INIT_QUALITY, ClipModel, ClipSource, load_clip
 from ml.tiny import TINY_MODEL
 from protocol.errors import ErrorCode
 from supervisor import Supervisor
-from viora.config import Settings
 
 
 @pytest.fixture(scope="module")
@@ -160,9 +155,9 @@ async def test_a_full_queue_answers_busy_at_once(nursery: trio.Nursery, tiny: Cl
         callers.start_soon(client.embed_text, "queued 2")
         await trio.testing.wait_all_tasks_blocked()
         assert service.queue.depth == 2
-        with pytest.raises(EmbedderBusy) as busy:
+        with pytest.raises(Busy) as busy:
             await client.embed_text("one too many")
-        assert busy.value.code is ErrorCode.BUSY
+        assert answer(busy.value)[0] is ErrorCode.BUSY
         gate.release()
     assert service.figures()["busy_rejections"] == 1
     assert service.metrics.items_embedded == 3
@@ -217,7 +212,7 @@ async def test_a_cancelled_or_timed_out_request_never_reaches_the_model(
             await trio.testing.wait_all_tasks_blocked()
             assert service.queue.depth == 1
             impatient.cancel_scope.cancel()
-        with pytest.raises(EmbedderTimeout):
+        with pytest.raises(TimedOut):
             await client.embed_text("timed out", timeout=0.01)
         gate.release()
     assert await client.embed_text("last") is not None
@@ -233,7 +228,7 @@ async def test_a_failing_input_fails_alone(nursery: trio.Nursery, tiny: ClipMode
     async def ask(i: int) -> None:
         try:
             outcomes[i] = await client.embed_image(inputs[i])
-        except EmbedInputError as exc:
+        except Invalid as exc:
             outcomes[i] = exc
 
     async with trio.open_nursery() as callers:
@@ -241,8 +236,8 @@ async def test_a_failing_input_fails_alone(nursery: trio.Nursery, tiny: ClipMode
             callers.start_soon(ask, i)
 
     assert service.metrics.batches == 1
-    assert isinstance(outcomes[1], EmbedInputError) and outcomes[1].code is ErrorCode.BAD_REQUEST
-    assert isinstance(outcomes[3], EmbedInputError)  # text where an image was asked for
+    assert isinstance(outcomes[1], Invalid) and answer(outcomes[1])[0] is ErrorCode.BAD_REQUEST
+    assert isinstance(outcomes[3], Invalid)  # text where an image was asked for
     for i in (0, 2):
         assert outcomes[i].shape == (tiny.dim,)
     assert service.metrics.failed_inputs == 2 and service.metrics.items_embedded == 2
@@ -256,7 +251,7 @@ async def test_a_model_crash_fails_its_batch_and_the_actor_restarts(
     failures: list[Exception] = []
 
     async def ask(text: str) -> None:
-        with pytest.raises(EmbedderCrashed) as crashed:
+        with pytest.raises(Fault) as crashed:
             await client.embed_text(text)
         failures.append(crashed.value)
 

@@ -1,6 +1,6 @@
 """Every client message the protocol declares has a handler, and no handler serves an undeclared one."""
 
-from actors.session.handlers import HANDLERS
+from edges.ws.handlers import HANDLERS
 from protocol.messages import REGISTRY
 
 

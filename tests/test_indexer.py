@@ -9,7 +9,7 @@ import trio.testing
 
 from actors.actor import actor_spec
 from actors.embedder.indexer import AnalyseMedia, IndexActor, IndexPost
-from stores.errors import StoreUnavailable
+from kernel.errors import StoreUnavailable
 from supervisor import Supervisor
 
 

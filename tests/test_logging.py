@@ -11,7 +11,7 @@ from datetime import datetime
 
 import pytest
 
-from viora.config import Settings
+from kernel.config import Settings
 from viora.logging_setup import JsonFormatter, choose_format, configure_logging
 
 

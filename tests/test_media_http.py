@@ -14,9 +14,9 @@ from media_client import Reply, bearer, call
 from media_samples import photo_jpeg
 from PIL import Image
 
-from viora.asgi import build_asgi
+from edges.asgi import build_asgi
+from edges.http.app import build_http_app
 from viora.client import Client
-from viora.http import build_http_app
 from viora.runtime import Runtime
 
 SignUp = Callable[..., AbstractAsyncContextManager[tuple[Client, dict[str, Any]]]]

@@ -87,7 +87,8 @@ async def test_retry_later_requeues_after_the_backoff(db: Database) -> None:
 
 
 def test_local_blob_store_refuses_keys_that_are_not_content_addresses(tmp_path: Path) -> None:
-    from stores.blobs import BlobMissing, LocalBlobStore
+    from kernel.errors import BlobMissing
+    from stores.blobs import LocalBlobStore
 
     store = LocalBlobStore(tmp_path, "/files")
     for key in ("../../etc/passwd", "a" * 63, "A" * 64, "a" * 64 + "/x"):

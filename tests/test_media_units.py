@@ -6,8 +6,8 @@ import pytest
 from media_samples import photo_jpeg, photo_png, png_bomb
 
 from actors.media.sniff import HEAD_BYTES, sniff
+from edges.http.media import RangeNotSatisfiable, parse_range
 from stores.media import MediaKind
-from viora.media_http import RangeNotSatisfiable, parse_range
 
 
 @pytest.mark.parametrize(

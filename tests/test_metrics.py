@@ -11,9 +11,9 @@ import trio
 from live import ADMIN_TOKEN
 from prometheus_client.parser import text_string_to_metric_families
 
-from actors.session.connection import SocketRegistry
-from viora.config import Settings
-from viora.metrics import batch_size_buckets
+from edges.http.metrics import batch_size_buckets
+from edges.ws.sockets import SocketRegistry
+from kernel.config import Settings
 from viora.runtime import Runtime
 
 Samples = dict[tuple[str, frozenset[tuple[str, str]]], float]

@@ -13,9 +13,10 @@ from media_samples import photo_jpeg
 from PIL import Image
 from skimage import data
 
-from ml.clip import RANDOM_INIT_QUALITY, BadInput, ClipModel, ClipSource, _truncatable, load_clip
+from kernel.config import Settings
+from kernel.errors import Invalid
+from ml.clip import RANDOM_INIT_QUALITY, ClipModel, ClipSource, _truncatable, load_clip
 from ml.tiny import TINY_CONFIG, TINY_MODEL
-from viora.config import Settings
 from viora.runtime import check_vector_dim
 
 TINY = ClipSource(TINY_MODEL)
@@ -50,11 +51,11 @@ def test_images_and_texts_embed_to_unit_vectors(tiny: ClipModel) -> None:
 
 
 def test_bad_inputs_are_refused_one_by_one(tiny: ClipModel) -> None:
-    with pytest.raises(BadInput):
+    with pytest.raises(Invalid):
         tiny.prepare_image(b"not an image at all")
-    with pytest.raises(BadInput):
+    with pytest.raises(Invalid):
         tiny.prepare_image(photo_jpeg("chelsea")[:200])  # truncated JPEG
-    with pytest.raises(BadInput):
+    with pytest.raises(Invalid):
         tiny.prepare_text(42)  # type: ignore[arg-type]
 
 

@@ -13,9 +13,9 @@ import pytest
 from PIL import Image
 from skimage import data
 
+from kernel.config import Settings
 from ml.clip import ClipModel, ClipSource, load_clip
-from viora.config import Settings
-from viora.intelligence import alignment_score
+from services.intelligence import alignment_score
 
 pytestmark = pytest.mark.skipif(
     not (os.environ.get("VIORA_CLIP_CHECKPOINT") or os.environ.get("VIORA_CLIP_PRETRAINED")),

@@ -17,6 +17,7 @@ import trio
 from PIL import Image
 from skimage import data
 
+from kernel.config import Settings
 from ml.moderation import (
     ImageModerator,
     ImageVerdict,
@@ -27,7 +28,6 @@ from ml.moderation import (
 )
 from ml.moderation._lazy import Lazy
 from ml.moderation.image import SHARED_DETECTOR, to_bgr
-from viora.config import Settings
 
 SETTINGS = Settings()
 PHOTOS = ["astronaut", "coffee", "chelsea", "rocket"]

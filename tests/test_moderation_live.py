@@ -9,7 +9,7 @@ import pytest
 from live import expect_error
 from test_intelligence_live import post_with_photo
 
-from viora.config import Settings
+from kernel.config import Settings
 from viora.runtime import Runtime
 
 

@@ -11,10 +11,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from live import ServerProcess
 
+from kernel.config import Settings
 from protocol.codec import encode_request
 from protocol.errors import ErrorCode
 from viora.client import Client, ServerError
-from viora.config import Settings
 
 KNOWN_CODES = {str(code) for code in ErrorCode}
 

@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from protocol import messages
+from protocol import registry
 from protocol.codec import Request
 from protocol.errors import ErrorCode, ProtocolError
 from protocol.messages import (
@@ -110,9 +110,9 @@ def test_non_string_body_keys_are_unknown_fields() -> None:
 
 
 def test_register_refuses_duplicates(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(messages, "REGISTRY", {})
+    monkeypatch.setattr(registry, "REGISTRY", {})
     register(TYPED)
-    assert messages.REGISTRY == {"test.typed": TYPED}
+    assert registry.REGISTRY == {"test.typed": TYPED}
     with pytest.raises(ValueError, match="already registered"):
         register(TYPED)
 

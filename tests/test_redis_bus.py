@@ -9,10 +9,10 @@ import redis
 import trio
 import trio.testing
 
+from stores.bus import Delivery
 from stores.redis.bus import RedisBus
 from stores.redis.client import RedisClient
 from supervisor import Supervisor
-from viora.bus import Delivery
 
 
 class Recorder:
@@ -98,7 +98,7 @@ async def test_shutdown_ends_the_subscription(redis_url: str, prefix: str) -> No
 
 
 async def test_a_publish_without_redis_is_store_unavailable(prefix: str) -> None:
-    from stores.errors import StoreUnavailable
+    from kernel.errors import StoreUnavailable
 
     bus = RedisBus(RedisClient("redis://127.0.0.1:1/0", prefix=prefix, threads=1, timeout_s=1.0), Recorder())
     with pytest.raises(StoreUnavailable):

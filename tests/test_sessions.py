@@ -8,12 +8,14 @@ from typing import Any
 
 import trio
 import trio.testing
-from live import PASSWORD
+from live import PASSWORD, expect_error, subscribe
 
 from actors.session.actor import Push, SessionRequest, StreamEvent, UserSession
 from actors.session.directory import SessionDirectory
+from kernel.errors import StoreUnavailable
 from protocol.codec import decode_server_frame
 from protocol.errors import CloseCode
+from services.streams import TimelineStreams
 from supervisor import Supervisor
 from viora.runtime import Runtime
 
@@ -23,6 +25,8 @@ class StoredStream:
 
     def __init__(self) -> None:
         self.events: list[StreamEvent] = []
+        self.down = False
+        """While True every read fails as a database outage does."""
 
     def append(self, n: int) -> StreamEvent:
         event = StreamEvent(len(self.events) + 1, "post.created", {"n": n})
@@ -30,9 +34,13 @@ class StoredStream:
         return event
 
     async def read(self, user_id: int, stream: str, after: int, limit: int) -> list[StreamEvent]:
+        if self.down:
+            raise StoreUnavailable("the timeline store is down")
         return [e for e in self.events if e.seq > after][:limit]
 
     async def head(self, user_id: int, stream: str) -> int:
+        if self.down:
+            raise StoreUnavailable("the timeline store is down")
         return len(self.events)
 
 
@@ -201,3 +209,57 @@ async def test_resume_replays_what_a_socket_missed_then_continues_live() -> None
         assert [
             decode_server_frame(f).seq for f in online.frames if decode_server_frame(f).stream == "home"
         ] == [1, 2, 3, 4, 5, 6]
+
+
+async def test_an_outage_during_resume_is_the_answer_and_the_session_actor_lives_on() -> None:
+    async with running_directory(mailbox=16) as (sessions, directory, stored):
+        socket = FakeSocket(1)
+        ref = await directory.attach(7, "mia", socket)
+        stored.down = True
+        try:
+            await ref.ask(SessionRequest("stream.resume", {"stream": "home", "after": 0}, socket))
+        except StoreUnavailable:
+            pass
+        else:
+            raise AssertionError("the outage must reach the asker")
+        (node,) = sessions.inspect()["children"]
+        assert ref.alive and node["incarnation"] == 1 and node["restarts"] == 0
+        stored.down = False
+        reply = await ref.ask(SessionRequest("stream.resume", {"stream": "home", "after": 0}, socket))
+        assert reply == {"stream": "home", "last": 0, "more": False}
+
+
+async def test_a_gap_that_cannot_be_repaired_in_an_outage_is_repaired_by_the_next_push() -> None:
+    async with running_directory(mailbox=16) as (sessions, directory, stored):
+        socket = FakeSocket(1)
+        ref = await directory.attach(7, "mia", socket)
+        await ref.ask(SessionRequest("stream.resume", {"stream": "home", "after": 0}, socket))
+        events = [stored.append(n) for n in range(3)]
+        await directory.push(7, "home", events[0].type, events[0].body, seq=1)
+        stored.down = True
+        await directory.push(7, "home", events[2].type, events[2].body, seq=3)  # 2 is missing
+        await ref.ask(Push("media", "flush", {}))
+        assert ref.alive and sessions.inspect()["children"][0]["restarts"] == 0
+        stored.down = False
+        fourth = stored.append(3)
+        await directory.push(7, "home", fourth.type, fourth.body, seq=4)
+        await ref.ask(Push("media", "flush", {}))
+        seqs = [decode_server_frame(f).seq for f in socket.frames if decode_server_frame(f).stream == "home"]
+        assert seqs == [1, 2, 3, 4], "nothing skipped while the store was down"
+
+
+async def test_a_store_outage_during_stream_resume_answers_unavailable_over_the_socket(
+    signup: Any, server: Runtime, monkeypatch: Any
+) -> None:
+    async def store_down(*_args: Any) -> Any:
+        raise StoreUnavailable("cannot connect to PostgreSQL: connection refused")
+
+    async with signup("ola") as (client, _):
+        monkeypatch.setattr(TimelineStreams, "read", store_down)
+        await expect_error("unavailable", subscribe(client, "home", after=0))
+        monkeypatch.undo()
+        info = await client.request("session.info")
+        assert info["incarnation"] == 1
+        (node,) = session_children(server)
+        assert node["restarts"] == 0 and node["state"] == "running"
+        assert (await subscribe(client, "home", after=0))["last"] == 0

@@ -6,9 +6,11 @@ from typing import Any
 
 import pytest
 import trio
+import trio.lowlevel
 import trio.testing
 
 from supervisor import (
+    Backoff,
     ChildContext,
     ChildSpec,
     ChildStartError,
@@ -45,6 +47,7 @@ class Worker:
                 self.journal.append(f"stop {self.name}")
                 nursery.cancel_scope.cancel()
 
+            order = "stop"  # what is left when the stop cancels the wait for an order
             nursery.start_soon(on_stop)
             order = await receive.receive()
             nursery.cancel_scope.cancel()
@@ -179,6 +182,102 @@ async def test_restarts_spread_over_time_do_not_escalate(autojump_clock: Any) ->
             await worker.order("crash")
             await trio.sleep(6)  # each crash falls outside the previous one's period
         assert incarnations(sup)["w"] == 5
+        await sup.shutdown()
+
+
+class CrashLoop:
+    """A child that crashes right after every start, recording when; fails to start once told to."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.crashed_at: list[float] = []
+        self.fail_start = False
+
+    def spec(self) -> ChildSpec:
+        return ChildSpec(self.name, self.run)
+
+    async def run(self, ctx: ChildContext) -> None:
+        if self.fail_start:
+            raise OSError("port in use")
+        ctx.started()
+        await trio.lowlevel.checkpoint()
+        self.crashed_at.append(trio.current_time())
+        raise RuntimeError(f"{self.name} crashes again")
+
+
+@pytest.mark.parametrize("dynamic", [False, True])
+async def test_a_pending_restart_backoff_does_not_hold_up_start_child(dynamic: bool, autojump_clock: Any) -> None:
+    looping = CrashLoop("flaky")
+    sup = Supervisor(
+        "root",
+        [] if dynamic else [looping.spec()],
+        intensity=100,
+        period_s=60.0,
+        backoff=Backoff(initial_s=0.5, max_s=2.0),
+    )
+    async with trio.open_nursery() as nursery:
+        await nursery.start(sup.run)
+        if dynamic:
+            await sup.start_child(looping.spec())
+        while len(looping.crashed_at) < 4:  # the backoff has grown to its 2 s cap
+            await trio.testing.wait_all_tasks_blocked()
+            await trio.sleep(0.01)
+        await trio.testing.wait_all_tasks_blocked()
+        backoff_ends = looping.crashed_at[-1] + 2.0
+        assert state_of(sup, "flaky") == "restarting"
+        assert sup.knows_child("flaky"), "a child awaiting its restart is still known"
+
+        await sup.start_child(Worker("user-1", []).spec())
+        assert trio.current_time() < backoff_ends, "start_child waited for a sibling's restart backoff"
+        assert state_of(sup, "user-1") == "running"
+        with pytest.raises(ValueError, match="already has"):
+            await sup.start_child(looping.spec())  # a twin would bypass the restart intensity
+        await sup.shutdown()
+
+
+async def test_shutdown_during_a_restart_backoff_stops_without_restarting(autojump_clock: Any) -> None:
+    journal: list[str] = []
+    worker = Worker("w", journal)
+    sup = Supervisor("root", [worker.spec()], backoff=Backoff(initial_s=1.0))
+    async with trio.open_nursery() as nursery:
+        await nursery.start(sup.run)
+        await worker.order("crash")
+        await trio.testing.wait_all_tasks_blocked()
+        assert state_of(sup, "w") == "restarting"
+        before = trio.current_time()
+        await sup.shutdown()
+        assert trio.current_time() - before < 1.0, "shutdown waited out the backoff"
+    assert journal == ["start w#1"]
+    assert incarnations(sup) == {"w": 1}
+    assert state_of(sup, "w") == "stopped"
+
+
+async def test_a_failed_restart_counts_as_a_crash_and_escalates(autojump_clock: Any) -> None:
+    looping = CrashLoop("flaky")
+    sup = Supervisor("root", [looping.spec()], intensity=3, period_s=60.0)
+    with pytest.RaisesGroup(pytest.RaisesExc(SupervisorEscalation, match="OSError: port in use")):
+        async with trio.open_nursery() as nursery:
+            await nursery.start(sup.run)
+            looping.fail_start = True  # the first run crashes; every restart fails to start
+    # The crash and two failed restarts are within intensity 3; the third failed restart exceeds it.
+    tree = sup.inspect()["children"][0]
+    assert tree["incarnation"] == 4
+    assert tree["restarts"] == 3
+    assert len(looping.crashed_at) == 1
+
+
+async def test_an_exit_queued_for_a_child_awaiting_restart_is_not_handled_twice(autojump_clock: Any) -> None:
+    journal: list[str] = []
+    # intensity 1: counting b's crash on top of a's (they are one incident) would escalate.
+    async with trio.open_nursery() as nursery:
+        sup, (a, b, _c) = await start_tree(nursery, Strategy.ONE_FOR_ALL, journal, intensity=1)
+        assert a.command is not None and b.command is not None
+        a.command.send_nowait("crash")  # both crash in the same scheduling batch: both exits are
+        b.command.send_nowait("crash")  # queued before the supervisor handles the first one
+        await wait_restarted(sup, "c", 2)
+        await trio.sleep(10)
+        assert incarnations(sup) == {"a": 2, "b": 2, "c": 2}
+        assert [c["restarts"] for c in sup.inspect()["children"]] == [1, 1, 1]
         await sup.shutdown()
 
 

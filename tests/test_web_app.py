@@ -17,8 +17,8 @@ from live import ADMIN_TOKEN
 from media_client import Reply, bearer, call
 from media_samples import photo_jpeg
 
+from kernel.config import Settings
 from viora.client import Client
-from viora.config import Settings
 from viora.runtime import Runtime
 from viora.server import serve
 

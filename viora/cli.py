@@ -12,8 +12,8 @@ import urllib.error
 import urllib.request
 from typing import Any
 
+from kernel.config import Settings
 from supervisor import render_tree
-from viora.config import Settings
 from viora.load.command import add_arguments as add_load_arguments
 from viora.load.command import run_command as run_load_command
 

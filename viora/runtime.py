@@ -33,11 +33,20 @@ from actors.embedder import EmbedderService
 from actors.embedder.indexer import AnalyseMedia, IndexActor, IndexPost
 from actors.feed.actor import FeedRouter
 from actors.media.service import MediaService
-from actors.session.connection import Services, SocketRegistry
 from actors.session.directory import SessionDirectory
 from actors.session.presence import PresenceActor, PresenceChanged
+from edges.ws.context import Services
+from edges.ws.sockets import SocketRegistry
+from kernel.config import Settings
+from kernel.probe import LoopLagProbe
 from ml.clip import RANDOM_INIT_QUALITY, ClipSource
 from ml.moderation import Moderation
+from services.accounts import Accounts
+from services.intelligence import IntelligenceService
+from services.messaging import MessagingService
+from services.social import SocialService
+from services.streams import TimelineStreams
+from stores.bus import EventBus, InProcessBus, LocalDeliverer, user_pusher
 from stores.open import Stores, open_stores
 from stores.postgres.media import PostgresMediaStore
 from stores.presence import InProcessPresence, PresenceStore
@@ -45,14 +54,6 @@ from stores.redis.bus import RedisBus
 from stores.redis.client import RedisClient, open_redis
 from stores.redis.presence import RedisPresence
 from supervisor import ChildContext, ChildSpec, Supervisor
-from viora.accounts import Accounts
-from viora.bus import EventBus, InProcessBus, LocalDeliverer, user_pusher
-from viora.config import Settings
-from viora.intelligence import IntelligenceService
-from viora.messaging import MessagingService
-from viora.probe import LoopLagProbe
-from viora.social import SocialService
-from viora.streams import TimelineStreams
 
 log = logging.getLogger("viora")
 

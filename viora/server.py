@@ -11,11 +11,11 @@ import trio
 from hypercorn.config import Config
 from hypercorn.trio import serve as hypercorn_serve
 
+from edges.asgi import build_asgi
+from edges.http.app import build_http_app
+from kernel.config import Settings
 from protocol.errors import CloseCode
 from supervisor import ChildContext
-from viora.asgi import build_asgi
-from viora.config import Settings
-from viora.http import build_http_app
 from viora.runtime import Runtime, open_runtime
 
 log = logging.getLogger("viora")

@@ -1,24 +1,11 @@
-"""The batching CLIP embedder: :class:`EmbedderService` (a supervised child) and its client."""
+"""The batching CLIP embedder: :class:`EmbedderService` (a supervised child) and its client.
 
-from actors.embedder.errors import (
-    EmbedderBusy,
-    EmbedderCrashed,
-    EmbedderError,
-    EmbedderStopped,
-    EmbedderTimeout,
-    EmbedInputError,
-)
+Its failures are the kernel's: ``Busy`` (queue full, at once), ``TimedOut``, ``Invalid`` (this
+input cannot be embedded; its batch-mates were), ``Fault`` (the model failed on the batch) and
+``Unavailable`` (stopped before answering) — see :mod:`kernel.errors`.
+"""
+
 from actors.embedder.request import Kind
 from actors.embedder.service import EmbedderClient, EmbedderService
 
-__all__ = [
-    "EmbedInputError",
-    "EmbedderBusy",
-    "EmbedderClient",
-    "EmbedderCrashed",
-    "EmbedderError",
-    "EmbedderService",
-    "EmbedderStopped",
-    "EmbedderTimeout",
-    "Kind",
-]
+__all__ = ["EmbedderClient", "EmbedderService", "Kind"]

@@ -16,10 +16,10 @@ from typing import NoReturn
 import trio
 
 from actors.embedder.batch import Encoder, embed_batch
-from actors.embedder.errors import EmbedderCrashed, EmbedderStopped, EmbedInputError
 from actors.embedder.metrics import EmbedderMetrics
 from actors.embedder.queue import RequestQueue
 from actors.embedder.request import EmbedRequest, Kind, fail_unanswered
+from kernel.errors import Fault, Invalid, Unavailable
 
 
 class EmbedderActor:
@@ -49,10 +49,10 @@ class EmbedderActor:
                 await self._embed(batch)
             except Exception as exc:
                 self._metrics.crashed_requests += sum(not r.done.is_set() for r in batch)
-                fail_unanswered(batch, lambda exc=exc: EmbedderCrashed(f"the model failed: {exc!r}"))
+                fail_unanswered(batch, lambda exc=exc: Fault(f"the model failed: {exc!r}"))
                 raise
             finally:  # cancelled (stop) mid-batch: nobody must wait for an answer that won't come
-                fail_unanswered(batch, lambda: EmbedderStopped("the embedder stopped"))
+                fail_unanswered(batch, lambda: Unavailable("the embedder stopped"))
 
     async def _embed(self, batch: list[EmbedRequest]) -> None:
         # The last moment to skip work: a caller may have given up while its request was queued
@@ -77,7 +77,7 @@ class EmbedderActor:
         )
         self._metrics.inference.add(time.perf_counter() - started)
         for request, outcome in zip(group, outcomes, strict=True):
-            if isinstance(outcome, EmbedInputError):
+            if isinstance(outcome, Invalid):
                 self._metrics.failed_inputs += 1
                 request.fail(outcome)
             else:

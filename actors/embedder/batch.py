@@ -13,8 +13,8 @@ from typing import Any, Protocol
 import numpy as np
 import torch
 
-from actors.embedder.errors import EmbedInputError
 from actors.embedder.request import Kind
+from kernel.errors import Invalid
 
 
 class Encoder(Protocol):
@@ -31,19 +31,19 @@ class Encoder(Protocol):
     def encode_texts(self, batch: torch.Tensor) -> np.ndarray: ...
 
 
-def embed_batch(model: Encoder, kind: Kind, payloads: Sequence[Any]) -> list[np.ndarray | EmbedInputError]:
+def embed_batch(model: Encoder, kind: Kind, payloads: Sequence[Any]) -> list[np.ndarray | Invalid]:
     """One outcome per payload, in order: its unit vector, or the error of that input alone."""
     prepare, encode = (
         (model.prepare_image, model.encode_images)
         if kind is Kind.IMAGE
         else (model.prepare_text, model.encode_texts)
     )
-    errors: dict[int, EmbedInputError] = {}
+    errors: dict[int, Invalid] = {}
     tensors: list[torch.Tensor] = []
     for i, payload in enumerate(payloads):
         try:
             tensors.append(prepare(payload))
         except Exception as exc:  # any failure to prepare one input is that input's fault
-            errors[i] = EmbedInputError(f"cannot embed this {kind}: {exc}")
+            errors[i] = Invalid(f"cannot embed this {kind}: {exc}")
     vectors = iter(encode(torch.stack(tensors)) if tensors else ())
     return [errors[i] if i in errors else next(vectors) for i in range(len(payloads))]

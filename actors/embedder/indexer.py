@@ -15,12 +15,10 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from actors.actor import Actor
-from actors.embedder.errors import EmbedderError
-from stores.errors import StoreUnavailable
-from viora.intelligence import IntelligenceService
+from kernel.errors import DomainError, StoreUnavailable
 
 log = logging.getLogger("viora.indexer")
 
@@ -42,12 +40,25 @@ class IndexPost:
     post_id: int
 
 
+class ContentAnalysis(Protocol):
+    """The jobs this actor runs (``services.intelligence.IntelligenceService`` does them): the
+    actor owns the queue and its discipline, the service the rules."""
+
+    async def warm_up(self) -> None: ...
+
+    async def unindexed_posts(self, *, within_s: float, limit: int) -> list[int]: ...
+
+    async def analyse_media(self, media_id: int) -> list[int]: ...
+
+    async def index_posts(self, post_ids: list[int]) -> None: ...
+
+
 BACKFILL_WITHIN_S = 7 * 24 * 3600.0
 BACKFILL_LIMIT = 10_000
 
 
 class IndexActor(Actor):
-    def __init__(self, intelligence: IntelligenceService) -> None:
+    def __init__(self, intelligence: ContentAnalysis) -> None:
         self._intelligence = intelligence
         self.done = 0
         self.failed = 0
@@ -98,7 +109,7 @@ class IndexActor(Actor):
         crashed on)."""
         try:
             result = await work(arg)
-        except (StoreUnavailable, EmbedderError) as exc:
+        except DomainError as exc:
             self.failed += 1
             log.warning("%r not done: %s", job, exc)
             return False, None

@@ -13,8 +13,8 @@ from collections.abc import Callable
 
 import trio
 
-from actors.embedder.errors import EmbedderBusy, EmbedderStopped
 from actors.embedder.request import EmbedRequest, fail_unanswered
+from kernel.errors import Busy, Unavailable
 
 
 class RequestQueue:
@@ -34,12 +34,12 @@ class RequestQueue:
         self._closed = False
 
     def submit(self, request: EmbedRequest) -> None:
-        """Queue ``request`` or refuse at once: a full queue raises :class:`EmbedderBusy`."""
+        """Queue ``request`` or refuse at once: a full queue raises :class:`Busy`."""
         if self._closed:
-            raise EmbedderStopped("the embedder is shut down")
+            raise Unavailable("the embedder is shut down")
         if self.depth >= self.capacity:
             self.rejected += 1
-            raise EmbedderBusy(f"embedder queue full ({self.capacity} waiting)")
+            raise Busy(f"embedder queue full ({self.capacity} waiting)")
         (self._interactive if request.interactive else self._background).append(request)
         self._arrived.set()
 

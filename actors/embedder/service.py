@@ -17,18 +17,18 @@ import trio
 
 from actors.embedder.actor import EmbedderActor
 from actors.embedder.batch import Encoder
-from actors.embedder.errors import EmbedderStopped, EmbedderTimeout
 from actors.embedder.metrics import EmbedderMetrics
 from actors.embedder.queue import RequestQueue
 from actors.embedder.request import EmbedRequest, Kind
+from kernel.config import Settings
+from kernel.errors import TimedOut, Unavailable
 from ml.clip import ClipSource, ImageInput, load_clip
 from supervisor import ChildContext, ChildSpec, RestartType
-from viora.config import Settings
 
 
 class EmbedderClient:
     """How callers get vectors. Every method answers L2-normalised float32 vectors of the model's
-    dimension, or raises an :class:`~actors.embedder.errors.EmbedderError` (``busy`` at once when
+    dimension, or raises an :class:`~kernel.errors.DomainError` (``busy`` at once when
     the queue is full)."""
 
     def __init__(self, queue: RequestQueue, timeout_s: float) -> None:
@@ -68,7 +68,7 @@ class EmbedderClient:
                     if request.error is not None:
                         raise request.error
         except trio.TooSlowError:
-            raise EmbedderTimeout(f"no embedding within {timeout or self._timeout_s:g}s") from None
+            raise TimedOut(f"no embedding within {timeout or self._timeout_s:g}s") from None
         finally:
             for request in requests:
                 request.abandoned = not request.done.is_set()
@@ -118,7 +118,7 @@ class EmbedderService:
             await ctx.run_until_stopped(actor.serve)
         finally:
             if ctx.final_stop:
-                self.queue.close(lambda: EmbedderStopped("the embedder is shut down"))
+                self.queue.close(lambda: Unavailable("the embedder is shut down"))
 
     def figures(self) -> dict[str, Any]:
         model = self.model

@@ -17,25 +17,30 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Protocol
 
 import trio
 
 from actors.actor import Actor, ActorRef, actor_spec
 from actors.feed.recovery import FanoutRecovery
-from actors.session.directory import SessionDirectory
-from stores.errors import StoreUnavailable
+from kernel.errors import StoreUnavailable
+from protocol.events import POST_CREATED
+from protocol.views import post_json
+from stores.bus import Delivery, EventBus
 from stores.fanout import FanoutLedger
 from stores.social import Post, SocialStore
 from stores.timeline import TimelineStore
 from supervisor import ChildSpec
-from viora.bus import Delivery, EventBus
-from viora.streams import POST_CREATED
-from viora.wire import post_json
 
 log = logging.getLogger("viora.feed")
 
 RETRY_DELAYS_S = (0.1, 0.5, 2.0)
+
+
+class OnlineUsers(Protocol):
+    """Who has a socket open on this process (the session directory knows)."""
+
+    def is_online(self, user_id: int) -> bool: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,7 +54,7 @@ class FeedActor(Actor):
         social: SocialStore,
         timeline: TimelineStore,
         ledger: FanoutLedger,
-        sessions: SessionDirectory,
+        sessions: OnlineUsers,
         bus: EventBus,
         write_limit: int,
         after: Callable[[Post], object],
@@ -123,7 +128,7 @@ class FeedRouter:
         social: SocialStore,
         timeline: TimelineStore,
         ledger: FanoutLedger,
-        sessions: SessionDirectory,
+        sessions: OnlineUsers,
         bus: EventBus,
         write_limit: int,
         mailbox: int,

@@ -19,7 +19,7 @@ from collections.abc import Awaitable, Callable
 
 import trio
 
-from stores.errors import StoreUnavailable
+from kernel.errors import StoreUnavailable
 from stores.fanout import FanoutLedger
 from stores.social import Post, SocialStore
 from supervisor import ChildContext

@@ -21,9 +21,10 @@ from typing import Any
 import trio
 
 from actors.actor import Actor
-from actors.media.results import MediaLimits, MediaRejected, Processed, Rendition, Role
+from actors.media.results import MediaLimits, Processed, Rendition, Role
 from actors.media.stills import process_image
 from actors.media.video import process_video
+from kernel.errors import MediaRejected
 from stores.blobs import BlobStore, MediaBlobs
 from stores.media import ClaimedJob, MediaKind, SampledFrame
 

@@ -26,13 +26,12 @@ from typing import Any
 
 import trio
 
-from actors.actor import ActorCrashed, ActorError, ActorRef, AskTimeout
+from actors.actor import ActorRef
 from actors.media.actor import MediaActor, Outcome, ProcessJob
-from stores.blobs import BlobMissing
-from stores.errors import StoreUnavailable
+from kernel.config import Settings
+from kernel.errors import ActorCrashed, AskTimeout, BlobMissing, DomainError, StoreUnavailable
 from stores.media import ClaimedJob, MediaState, MediaStore
 from supervisor import Backoff, ChildContext
-from viora.config import Settings
 
 log = logging.getLogger("viora.media")
 
@@ -180,5 +179,5 @@ class Dispatcher:
         try:
             body = {"media_id": job.media_id, "state": str(state), **extra}
             await self._push(job.owner_id, STREAM, EVENT, body)
-        except ActorError as exc:
+        except DomainError as exc:
             log.debug("media.progress for user %s not delivered: %s", job.owner_id, exc)

@@ -16,20 +16,10 @@ import trio
 
 from actors.media.sniff import HEAD_BYTES, sniff
 from actors.media.video import declared_duration
+from kernel.config import Settings
+from kernel.errors import MediaRejected, Rejection
 from stores.blobs import MediaBlobs
 from stores.media import MediaKind, MediaRecord, MediaStore
-from viora.config import Settings
-
-
-class Refused(Exception):
-    """An upload we will not take: an HTTP status, a stable error code, and words for people."""
-
-    def __init__(self, status: int, code: str, message: str, headers: dict[str, str] | None = None) -> None:
-        super().__init__(message)
-        self.status = status
-        self.code = code
-        self.message = message
-        self.headers = headers or {}
 
 
 class KeyedLocks:
@@ -99,17 +89,15 @@ class Intake:
             head = await f.read(HEAD_BYTES)
         kind = sniff(head)
         if kind is None:
-            raise Refused(
-                415,
-                "unsupported_type",
+            raise MediaRejected(
+                Rejection.UNSUPPORTED,
                 "not an image or video format we accept (JPEG, PNG, WebP, GIF, MP4/MOV, WebM/MKV)",
             )
         if kind is MediaKind.VIDEO:
             duration = await trio.to_thread.run_sync(declared_duration, staged, limiter=self._cpu)
             if duration is not None and duration > self._max_duration_s:
-                raise Refused(
-                    422,
-                    "too_long",
+                raise MediaRejected(
+                    Rejection.TOO_LONG,
                     f"the video lasts {duration:.1f} s; the limit is {self._max_duration_s:g} s",
                 )
         return kind

@@ -1,4 +1,7 @@
-"""What the decoders produce and how they refuse: shared by the image and the video pipelines."""
+"""What the decoders produce, and the limits they enforce: shared by the image and the video pipelines.
+
+They refuse an input with :class:`kernel.errors.MediaRejected` (the job ends ``failed`` with its reason).
+"""
 
 from __future__ import annotations
 
@@ -7,25 +10,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from viora.config import Settings
-
-
-class Rejection(enum.StrEnum):
-    """Why an input can never be processed (retrying would not help)."""
-
-    CORRUPT = "corrupt"
-    UNSUPPORTED = "unsupported"
-    TOO_LARGE = "too_large"
-    TOO_LONG = "too_long"
-
-
-class MediaRejected(Exception):
-    """The input is at fault: the job ends ``failed`` with :attr:`reason`, the worker carries on."""
-
-    def __init__(self, code: Rejection, message: str) -> None:
-        super().__init__(f"{code}: {message}")
-        self.code = code
-        self.reason = f"{code}: {message}"
+from kernel.config import Settings
+from kernel.errors import MediaRejected, Rejection
 
 
 class Role(enum.StrEnum):

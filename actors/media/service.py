@@ -21,10 +21,10 @@ from actors.media.actor import MediaActor
 from actors.media.dispatcher import Dispatcher, Push
 from actors.media.intake import Intake
 from actors.media.results import MediaLimits
+from kernel.config import Settings
 from stores.blobs import MediaBlobs
 from stores.media import MediaStore
 from supervisor import ChildSpec, Strategy, Supervisor
-from viora.config import Settings
 
 FILES_URL_PREFIX = "/media/files"
 

@@ -22,13 +22,12 @@ from PIL import Image, ImageOps, UnidentifiedImageError, features
 
 from actors.media.results import (
     MediaLimits,
-    MediaRejected,
     Processed,
-    Rejection,
     Rendition,
     Role,
     check_pixels,
 )
+from kernel.errors import MediaRejected, Rejection
 
 READABLE_FORMATS = {"JPEG", "PNG", "WEBP", "GIF"}
 PLACEHOLDER_WIDTH = 16

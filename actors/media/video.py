@@ -23,15 +23,14 @@ from PIL import Image
 
 from actors.media.results import (
     MediaLimits,
-    MediaRejected,
     Processed,
-    Rejection,
     Rendition,
     Role,
     check_duration,
     check_pixels,
 )
 from actors.media.stills import THUMB_SUFFIX, THUMB_TYPE, placeholder, render_thumbnails, save_still
+from kernel.errors import MediaRejected, Rejection
 
 MAX_SHORT_SIDE = 720
 """Playback copies are at most 720p: the short side is scaled down to this, never up."""

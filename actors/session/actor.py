@@ -10,6 +10,7 @@ itself holds only what it can rebuild.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -17,8 +18,11 @@ from typing import Any, Protocol
 import trio
 
 from actors.actor import Actor
+from kernel.errors import Unavailable
 from protocol.codec import encode_push, encode_push_packed
 from protocol.errors import CloseCode
+
+log = logging.getLogger("viora.session")
 
 
 class Socket(Protocol):
@@ -142,6 +146,7 @@ class SessionActor(Actor):
         self._on_idle = on_idle
         self._streams = streams
         self._idle_timer: trio.CancelScope | None = None
+        self.repairs_failed = 0
 
     async def on_start(self) -> None:
         self._rearm_idle_timer()
@@ -169,7 +174,11 @@ class SessionActor(Actor):
         return None
 
     def inspect(self) -> dict[str, Any]:
-        return {"user_id": self.session.user_id, "sockets": len(self.session.sockets)}
+        return {
+            "user_id": self.session.user_id,
+            "sockets": len(self.session.sockets),
+            "repairs_failed": self.repairs_failed,
+        }
 
     # ------------------------------------------------------------------------- requests
 
@@ -199,7 +208,15 @@ class SessionActor(Actor):
         if last is not None and seq <= last:
             return  # already delivered (by a gap repair or a resume)
         if last is not None and seq > last + 1:
-            missing = await self._streams.read(self.session.user_id, stream, last, seq - last - 1)
+            try:
+                missing = await self._streams.read(self.session.user_id, stream, last, seq - last - 1)
+            except Unavailable as exc:
+                # Sending this push without the missing ones would leave a gap no one repairs; not
+                # sending it leaves the stream where it was, and the next push (or a resume) repairs
+                # it all from the store. An outage is no reason to crash the user's session.
+                self.repairs_failed += 1
+                log.warning("user %s: %s gap not repaired: %s", self.session.user_id, stream, exc)
+                return
             for event in missing:
                 self._deliver(stream, event)
         self._deliver(stream, StreamEvent(seq, type_, body), packed)

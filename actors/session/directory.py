@@ -13,11 +13,12 @@ from typing import Any
 
 import trio
 
-from actors.actor import ActorRef, ActorStopped, actor_spec
+from actors.actor import ActorRef, actor_spec
 from actors.session.actor import Push, SessionActor, Socket, SocketsChanged, StreamReader, UserSession
+from kernel.errors import ActorStopped
 from protocol.codec import pack_body
+from stores.bus import Delivery
 from supervisor import RestartType, Supervisor
-from viora.bus import Delivery
 
 RESTART_WAIT_S = 5.0
 DELIVERY_SLICE = 128

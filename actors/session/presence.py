@@ -15,10 +15,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from actors.actor import Actor
-from stores.errors import StoreUnavailable
+from kernel.errors import StoreUnavailable
+from stores.bus import Delivery, EventBus
 from stores.presence import PresenceStore
 from stores.social import SocialStore
-from viora.bus import Delivery, EventBus
 
 log = logging.getLogger("viora.presence")
 

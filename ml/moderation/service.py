@@ -15,10 +15,10 @@ from typing import TypeVar
 
 import trio
 
+from kernel.config import Settings
 from ml.moderation.image import ImageInput, ImageModerator, ImageVerdict
 from ml.moderation.text import TextModerator, TextVerdict
 from ml.moderation.zero_shot import combine
-from viora.config import Settings
 
 T = TypeVar("T")
 

@@ -33,8 +33,8 @@ from cassandra.cluster import Cluster, NoHostAvailable, Session
 from cassandra.concurrent import execute_concurrent_with_args
 from cassandra.query import PreparedStatement
 
+from kernel.errors import StoreUnavailable
 from stores.cassandra.schema import DEFAULT_REPLICATION, bucket_of, last_of_bucket, schema, statements
-from stores.errors import StoreUnavailable
 from stores.timeline import STREAMS, Entry
 
 T = TypeVar("T")

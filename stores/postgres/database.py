@@ -19,7 +19,7 @@ import trio
 from psycopg import errors
 from psycopg_pool import ConnectionPool, PoolTimeout
 
-from stores.errors import Conflict, Invalid, NotFound, StoreUnavailable
+from kernel.errors import Conflict, Invalid, NotFound, StoreUnavailable
 from stores.postgres.migrations import apply_migrations
 
 log = logging.getLogger(__name__)

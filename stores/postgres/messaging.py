@@ -10,7 +10,7 @@ from typing import Any
 
 import psycopg
 
-from stores.errors import Invalid, NotFound
+from kernel.errors import Invalid, NotFound
 from stores.messaging import Conversation, ConversationSummary, Message, ReceiptKind
 from stores.postgres.database import Database
 

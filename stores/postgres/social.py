@@ -24,7 +24,7 @@ from typing import Any, TypeVar
 import psycopg
 from psycopg.rows import class_row
 
-from stores.errors import Blocked, Forbidden, Invalid, NotFound
+from kernel.errors import Blocked, Forbidden, Invalid, NotFound
 from stores.postgres.database import Database
 from stores.social import Comment, Post, Profile, UserPage
 

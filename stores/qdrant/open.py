@@ -1,4 +1,4 @@
-"""Pick the vector backend from :class:`viora.config.Settings`."""
+"""Pick the vector backend from :class:`kernel.config.Settings`."""
 
 from __future__ import annotations
 
@@ -7,10 +7,10 @@ from contextlib import asynccontextmanager
 
 from qdrant_client import QdrantClient
 
+from kernel.config import Settings
 from stores.qdrant.edge import open_edge_vectors
 from stores.qdrant.server import open_server_vectors
 from stores.vectors import VectorStore
-from viora.config import Settings
 
 
 @asynccontextmanager

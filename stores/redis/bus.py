@@ -1,7 +1,7 @@
 """The event bus across server processes: one Redis pub/sub channel.
 
 Every process publishes its deliveries on ``<prefix>:deliveries`` and subscribes to it, so each
-delivery reaches every process's :class:`~viora.bus.LocalDeliverer` (its session directory), which
+delivery reaches every process's :class:`~stores.bus.LocalDeliverer` (its session directory), which
 pushes to the targets online there. Pub/sub is fire-and-forget: a delivery published while a
 subscriber is reconnecting is lost *live* — durable streams (home, notifications) are repaired from
 the store on the client's next ``stream.resume``; ephemeral ones (typing, media progress) are not.
@@ -22,12 +22,12 @@ import redis
 import trio
 from redis.connection import AbstractConnection
 
-from stores.errors import StoreUnavailable
+from kernel.errors import StoreUnavailable
+from stores.bus import Delivery, LocalDeliverer
 from stores.redis.client import RedisClient
 from supervisor import ChildContext, ChildSpec
-from viora.bus import Delivery, LocalDeliverer
 
-log = logging.getLogger("viora.bus")
+log = logging.getLogger("stores.bus")
 
 BUFFER = 256
 """Deliveries read from Redis and not yet delivered here; past it the reader thread waits."""
@@ -36,7 +36,7 @@ RECONNECT_MAX_S = 5.0
 
 
 class RedisBus:
-    """:class:`viora.bus.EventBus` over Redis; :meth:`child_spec` runs its subscriber."""
+    """:class:`stores.bus.EventBus` over Redis; :meth:`child_spec` runs its subscriber."""
 
     def __init__(self, client: RedisClient, local: LocalDeliverer, *, shutdown_s: float = 5.0) -> None:
         self._client = client

@@ -19,8 +19,8 @@ import redis
 import trio
 from redis.connection import AbstractConnection
 
-from stores.errors import StoreUnavailable
-from viora.config import Settings
+from kernel.config import Settings
+from kernel.errors import StoreUnavailable
 
 T = TypeVar("T")
 

@@ -28,7 +28,7 @@ from typing import Any
 import redis
 import trio
 
-from stores.errors import StoreUnavailable
+from kernel.errors import StoreUnavailable
 from stores.presence import PresenceStatus
 from stores.redis.client import RedisClient
 from supervisor import ChildContext, ChildSpec

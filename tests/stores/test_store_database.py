@@ -8,7 +8,7 @@ import psycopg
 import pytest
 import trio
 
-from stores.errors import StoreUnavailable
+from kernel.errors import StoreUnavailable
 from stores.postgres.database import Database, open_database
 
 

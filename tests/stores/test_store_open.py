@@ -9,8 +9,8 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from kernel.config import Settings
 from stores.open import open_stores
-from viora.config import Settings
 
 
 async def test_open_stores_on_a_configured_server(pg_dsn: str) -> None:

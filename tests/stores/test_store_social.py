@@ -8,7 +8,7 @@ from collections.abc import Awaitable, Callable
 import pytest
 import trio
 
-from stores.errors import Blocked, Forbidden, NotFound
+from kernel.errors import Blocked, Forbidden, NotFound
 from stores.postgres.social import PostgresSocialStore
 from stores.postgres.users import PostgresUserStore
 from stores.social import Profile

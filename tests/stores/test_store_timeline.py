@@ -12,12 +12,12 @@ import msgpack
 import pytest
 import trio
 
+from kernel.config import Settings
 from stores.cassandra import CassandraTimelineStore
 from stores.cassandra.schema import BUCKET_SIZE, bucket_of, last_of_bucket, schema, statements
 from stores.open import open_stores
 from stores.postgres.timeline import PostgresTimelineStore
 from stores.timeline import TimelineStore
-from viora.config import Settings
 
 if TYPE_CHECKING:  # only for annotations: at run time "conftest" could name tests/conftest.py
     from conftest import MemoryCassandra

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
-from stores.errors import Conflict
+from kernel.errors import Conflict
 from stores.postgres.users import PostgresUserStore
 from stores.users import normalize_username
 

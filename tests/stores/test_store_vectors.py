@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 import trio
 
+from kernel.config import Settings
 from stores.qdrant import EdgeVectorStore, open_edge_vectors
 from stores.qdrant.open import open_vectors
 from stores.vectors import (
@@ -24,7 +25,6 @@ from stores.vectors import (
     VectorStore,
     point_id,
 )
-from viora.config import Settings
 
 DIM = 512
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import trio
 
-from viora.config import Settings
+from kernel.config import Settings
 from viora.load.mix import parse_mix
 from viora.load.progress import Progress, render_summary
 from viora.load.runner import InProcessTarget, LoadPlan, SocketTarget, Target, run_load

@@ -1,7 +1,7 @@
 """A socket-free pipe between a load-test client and a server ``Connection`` in the same process.
 
 The in-process mode of ``viora load`` measures the actor layer alone: frames go from the client
-straight into :class:`actors.session.connection.Connection` (the same decode, guard, handlers,
+straight into :class:`edges.ws.connection.Connection` (the same decode, guard, handlers,
 session actors, feed actors and stores as behind a websocket) with no TCP, no websocket framing and
 no hypercorn. Both directions are bounded channels, so a slow reader applies back-pressure as a
 socket buffer would.
@@ -15,7 +15,8 @@ from contextlib import asynccontextmanager
 import trio
 from trio_websocket import CloseReason, ConnectionClosed
 
-from actors.session.connection import Connection, Services
+from edges.ws.context import Services
+from edges.ws.endpoint import open_connection
 from protocol.errors import CloseCode
 
 PIPE_FRAMES = 256
@@ -23,7 +24,7 @@ PIPE_FRAMES = 256
 
 
 class _ServerEnd:
-    """The :class:`~actors.session.connection.Transport` the server's ``Connection`` uses."""
+    """The :class:`~edges.ws.context.Transport` the server's ``Connection`` uses."""
 
     def __init__(self, pipe: MemoryPipe) -> None:
         self._pipe = pipe
@@ -75,7 +76,7 @@ async def open_pipe(services: Services) -> AsyncIterator[MemoryPipe]:
     """Serve a fresh ``Connection`` over a pipe for as long as the block runs."""
     pipe = MemoryPipe()
     async with trio.open_nursery() as nursery:
-        nursery.start_soon(Connection(pipe.server_end, services).serve)
+        nursery.start_soon(open_connection(pipe.server_end, services).serve)
         try:
             yield pipe
         finally:

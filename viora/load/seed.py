@@ -6,7 +6,7 @@ What a load test measures starts after sign-in, so bulk SQL is enough as long as
 database as the server's own code would: every user has a real argon2 hash (one, computed once and
 shared), ``follows`` rows go with exact ``follower_count`` / ``following_count`` columns (the server
 reads those counters, e.g. for the big-account rule), and tokens are stored only as their SHA-256
-in ``auth_tokens`` as :mod:`viora.accounts` does, so ``auth.resume`` accepts them.
+in ``auth_tokens`` as :mod:`services.accounts` does, so ``auth.resume`` accepts them.
 
 Seeding is idempotent (users are kept between runs); only tokens are new each run: the old ones of
 the seeded users are deleted first, so no secret outlives its run.
@@ -22,7 +22,7 @@ from pathlib import Path
 import psycopg
 from argon2 import PasswordHasher
 
-from viora.accounts import ARGON2_MEMORY_KIB, ARGON2_PARALLELISM, ARGON2_TIME_COST, hash_token
+from services.accounts import ARGON2_MEMORY_KIB, ARGON2_PARALLELISM, ARGON2_TIME_COST, hash_token
 
 PASSWORD = "viora-load-password"
 TOKEN_TTL = "365 days"

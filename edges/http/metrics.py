@@ -20,7 +20,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Histo
 from prometheus_client.registry import Collector
 
 if TYPE_CHECKING:
-    from viora.runtime import Runtime
+    from edges.context import EdgeRuntime
 
 ACTOR_LABELS = ["path", "kind"]
 QUANTILES = {"p50": "0.5", "p99": "0.99"}
@@ -52,7 +52,7 @@ def batch_size_buckets(histogram: Mapping[str, int], max_batch: int) -> list[tup
 class RuntimeCollector(Collector):
     """Turns one snapshot of the runtime's live figures into metric families."""
 
-    def __init__(self, runtime: Runtime) -> None:
+    def __init__(self, runtime: EdgeRuntime) -> None:
         self._runtime = runtime
 
     def collect(self) -> Iterator[Metric]:
@@ -165,7 +165,7 @@ class RuntimeMetrics:
     """A dedicated registry (not the process-global default) holding only the runtime's collector:
     tests may run several servers in one process, and each must export its own figures."""
 
-    def __init__(self, runtime: Runtime) -> None:
+    def __init__(self, runtime: EdgeRuntime) -> None:
         self.registry = CollectorRegistry(auto_describe=False)
         self.registry.register(RuntimeCollector(runtime))
 

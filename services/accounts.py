@@ -20,10 +20,18 @@ import trio
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from protocol.errors import ErrorCode, ProtocolError
-from stores.errors import Conflict
+from kernel.config import Settings
+from kernel.errors import (
+    AuthFailed,
+    Conflict,
+    Invalid,
+    RateLimited,
+    TokenExpired,
+    TokenInvalid,
+    TokenRevoked,
+    UsernameTaken,
+)
 from stores.users import User, UserStore, normalize_username
-from viora.config import Settings
 
 # argon2id with RFC 9106's low-memory parameters (t=3, m=64 MiB) but a single lane: p=4 would
 # run four threads per hash, and a burst of log-ins would then starve the event loop of CPU on
@@ -66,9 +74,7 @@ class LoginThrottle:
         recent = self._recent(username, now)
         if len(recent) >= self._limit:
             retry_after = recent[0] + self._window_s - now
-            raise ProtocolError(
-                ErrorCode.RATE_LIMITED, "too many failed log-ins for this account", retry_after=retry_after
-            )
+            raise RateLimited("too many failed log-ins for this account", retry_after)
 
     def failed(self, username: str, now: float) -> None:
         recent = self._recent(username, now)
@@ -106,14 +112,12 @@ class Accounts:
         try:
             name = normalize_username(username)
         except ValueError:
-            raise ProtocolError(
-                ErrorCode.BAD_REQUEST, "username: 3-32 characters of a-z, 0-9 and _"
-            ) from None
+            raise Invalid("username: 3-32 characters of a-z, 0-9 and _") from None
         password_hash = await trio.to_thread.run_sync(self._hasher.hash, password, limiter=self._kdf)
         try:
             user = await self._users.create_user(name, display_name or name, password_hash)
-        except Conflict:
-            raise ProtocolError(ErrorCode.USERNAME_TAKEN, f"the username {name!r} is taken") from None
+        except Conflict as taken:
+            raise UsernameTaken(taken.constraint, f"the username {name!r} is taken") from None
         return await self._issue_token(user)
 
     async def login(self, username: str, password: str) -> SignedIn:
@@ -124,7 +128,7 @@ class Accounts:
         verified = await trio.to_thread.run_sync(self._verify, stored, password, limiter=self._kdf)
         if not verified or user is None:
             self._throttle.failed(name, trio.current_time())
-            raise ProtocolError(ErrorCode.AUTH_FAILED, "wrong username or password")
+            raise AuthFailed("wrong username or password")
         self._throttle.succeeded(name)
         return await self._issue_token(user)
 
@@ -132,14 +136,14 @@ class Accounts:
         token_hash = hash_token(token)
         record = await self._users.get_token(token_hash)
         if record is None:
-            raise ProtocolError(ErrorCode.TOKEN_INVALID, "unknown token")
+            raise TokenInvalid("unknown token")
         if record.revoked:
-            raise ProtocolError(ErrorCode.TOKEN_REVOKED, "this token was revoked; sign in again")
+            raise TokenRevoked("this token was revoked; sign in again")
         if record.expires_at <= time.time():
-            raise ProtocolError(ErrorCode.TOKEN_EXPIRED, "this token has expired; sign in again")
+            raise TokenExpired("this token has expired; sign in again")
         user = await self._users.get_user(record.user_id)
         if user is None:
-            raise ProtocolError(ErrorCode.TOKEN_INVALID, "the account no longer exists")
+            raise TokenInvalid("the account no longer exists")
         return SignedIn(user, token_hash, None, record.expires_at)
 
     async def logout(self, user_id: int, token_hash: bytes, *, everywhere: bool) -> int:

@@ -9,9 +9,9 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from actors.session.connection import Connection
+from edges.context import EdgeRuntime
+from edges.ws.endpoint import open_connection
 from protocol.errors import CloseCode
-from viora.runtime import Runtime
 
 Scope = dict[str, Any]
 Receive = Callable[[], Awaitable[dict[str, Any]]]
@@ -49,7 +49,7 @@ class AsgiWebSocket:
         await self._send({"type": "websocket.close", "code": code, "reason": reason})
 
 
-def build_asgi(runtime: Runtime, http_app: ASGIApp) -> ASGIApp:
+def build_asgi(runtime: EdgeRuntime, http_app: ASGIApp) -> ASGIApp:
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "websocket" and scope["path"] == WEBSOCKET_PATH:
             transport = AsgiWebSocket(receive, send)
@@ -58,7 +58,7 @@ def build_asgi(runtime: Runtime, http_app: ASGIApp) -> ASGIApp:
             if not runtime.root.running.is_set():
                 await transport.close(int(CloseCode.GOING_AWAY), "server is not ready")
                 return
-            await Connection(transport, runtime.services).serve()
+            await open_connection(transport, runtime.services).serve()
             return
         await http_app(scope, receive, send)
 

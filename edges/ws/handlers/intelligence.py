@@ -1,14 +1,12 @@
-"""Handlers of search, "more like this" and moderation messages (rules live in viora/intelligence.py)."""
+"""Handlers of search, "more like this" and moderation messages (rules live in services/intelligence.py)."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from actors.session.social_handlers import signed_in_user
-from protocol.errors import ErrorCode, ProtocolError
-
-if TYPE_CHECKING:
-    from actors.session.connection import Connection
+from edges.ws.context import RequestContext
+from edges.ws.handlers.social import signed_in_user
+from kernel.errors import Forbidden, Invalid
 
 DEFAULT_RESULTS = 20
 MAX_RESULTS = 100
@@ -19,18 +17,18 @@ def _results_limit(body: dict[str, Any]) -> int:
     return max(1, min(MAX_RESULTS, body.get("limit", DEFAULT_RESULTS)))
 
 
-def _require_admin(conn: Connection) -> None:
+def _require_admin(conn: RequestContext) -> None:
     admins = {name.strip().lower() for name in conn.services.settings.admin_users.split(",") if name.strip()}
     if conn.username not in admins:
-        raise ProtocolError(ErrorCode.FORBIDDEN, "moderators only")
+        raise Forbidden("moderators only")
 
 
-async def search(conn: Connection, _t: str, body: dict[str, Any]) -> dict[str, Any]:
+async def search(conn: RequestContext, _t: str, body: dict[str, Any]) -> dict[str, Any]:
     kinds = body.get("kinds")
     if kinds is not None and not set(kinds) <= {"image", "video"}:
-        raise ProtocolError(ErrorCode.BAD_REQUEST, "b.kinds: `image` and/or `video`")
+        raise Invalid("b.kinds: `image` and/or `video`")
     if body.get("offset", 0) < 0:
-        raise ProtocolError(ErrorCode.BAD_REQUEST, "b.offset: must be >= 0")
+        raise Invalid("b.offset: must be >= 0")
     results = await conn.services.intelligence.search(
         signed_in_user(conn),
         body["query"],
@@ -44,31 +42,31 @@ async def search(conn: Connection, _t: str, body: dict[str, Any]) -> dict[str, A
     return {"results": results}
 
 
-async def similar(conn: Connection, _t: str, body: dict[str, Any]) -> dict[str, Any]:
+async def similar(conn: RequestContext, _t: str, body: dict[str, Any]) -> dict[str, Any]:
     results = await conn.services.intelligence.similar(
         signed_in_user(conn), body["media_id"], limit=_results_limit(body)
     )
     return {"results": results}
 
 
-async def moderation_get(conn: Connection, _t: str, body: dict[str, Any]) -> dict[str, Any]:
+async def moderation_get(conn: RequestContext, _t: str, body: dict[str, Any]) -> dict[str, Any]:
     return await conn.services.intelligence.moderation_of(signed_in_user(conn), body["media_id"])
 
 
-async def preferences_update(conn: Connection, _t: str, body: dict[str, Any]) -> dict[str, Any]:
+async def preferences_update(conn: RequestContext, _t: str, body: dict[str, Any]) -> dict[str, Any]:
     await conn.services.intelligence.set_show_sensitive(signed_in_user(conn), body["show_sensitive"])
     return {"show_sensitive": body["show_sensitive"]}
 
 
-async def moderation_review(conn: Connection, _t: str, body: dict[str, Any]) -> dict[str, Any]:
+async def moderation_review(conn: RequestContext, _t: str, body: dict[str, Any]) -> dict[str, Any]:
     _require_admin(conn)
     return await conn.services.intelligence.review(body.get("before"), _results_limit(body))
 
 
-async def moderation_decide(conn: Connection, _t: str, body: dict[str, Any]) -> dict[str, Any]:
+async def moderation_decide(conn: RequestContext, _t: str, body: dict[str, Any]) -> dict[str, Any]:
     _require_admin(conn)
     if body["verdict"] not in VERDICTS:
-        raise ProtocolError(ErrorCode.BAD_REQUEST, "b.verdict: `ok` or `flagged`")
+        raise Invalid("b.verdict: `ok` or `flagged`")
     await conn.services.intelligence.decide(body["media_id"], body["verdict"])
     return {"changed": True}
 

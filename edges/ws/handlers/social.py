@@ -1,17 +1,15 @@
 """Handlers of the social messages: thin translations from a request body to the SocialService.
 
-Each handler only unpacks the (already validated) body; rules live in :mod:`viora.social`.
+Each handler only unpacks the (already validated) body; rules live in :mod:`services.social`.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from actors.session.routing import via_session
-from protocol.errors import ErrorCode, ProtocolError
-
-if TYPE_CHECKING:
-    from actors.session.connection import Connection
+from edges.ws.context import RequestContext
+from edges.ws.handlers.routing import via_session
+from kernel.errors import Invalid
 
 DURABLE_STREAMS = frozenset({"home", "notifications", "dm"})
 DEFAULT_LIMIT = 50
@@ -22,44 +20,44 @@ def page_limit(body: dict[str, Any]) -> int:
     return max(1, min(MAX_LIMIT, body.get("limit", DEFAULT_LIMIT)))
 
 
-def signed_in_user(conn: Connection) -> int:
+def signed_in_user(conn: RequestContext) -> int:
     assert conn.user_id is not None  # the dispatcher only routes signed-in sockets here
     return conn.user_id
 
 
-async def profile_get(conn: Connection, _t: str, body: dict[str, Any]) -> dict[str, Any]:
+async def profile_get(conn: RequestContext, _t: str, body: dict[str, Any]) -> dict[str, Any]:
     if ("user_id" in body) == ("username" in body):
-        raise ProtocolError(ErrorCode.BAD_REQUEST, "give exactly one of user_id and username")
+        raise Invalid("give exactly one of user_id and username")
     return await conn.services.social.profile(
         signed_in_user(conn), user_id=body.get("user_id"), username=body.get("username")
     )
 
 
-async def profile_update(conn: Connection, _t: str, body: dict[str, Any]) -> dict[str, Any]:
+async def profile_update(conn: RequestContext, _t: str, body: dict[str, Any]) -> dict[str, Any]:
     return {"profile": await conn.services.social.update_profile(signed_in_user(conn), body)}
 
 
-async def follow(conn: Connection, _t: str, body: dict[str, Any]) -> dict[str, Any]:
+async def follow(conn: RequestContext, _t: str, body: dict[str, Any]) -> dict[str, Any]:
     if body["user_id"] == conn.user_id:
-        raise ProtocolError(ErrorCode.BAD_REQUEST, "you cannot follow yourself")
+        raise Invalid("you cannot follow yourself")
     return {"changed": await conn.services.social.follow(signed_in_user(conn), body["user_id"])}
 
 
-async def unfollow(conn: Connection, _t: str, body: dict[str, Any]) -> dict[str, Any]:
+async def unfollow(conn: RequestContext, _t: str, body: dict[str, Any]) -> dict[str, Any]:
     return {"changed": await conn.services.social.unfollow(signed_in_user(conn), body["user_id"])}
 
 
-async def block(conn: Connection, _t: str, body: dict[str, Any]) -> dict[str, Any]:
+async def block(conn: RequestContext, _t: str, body: dict[str, Any]) -> dict[str, Any]:
     if body["user_id"] == conn.user_id:
-        raise ProtocolError(ErrorCode.BAD_REQUEST, "you cannot block yourself")
+        raise Invalid("you cannot block yourself")
     return {"changed": await conn.services.social.block(signed_in_user(conn), body["user_id"])}
 
 
-async def unblock(conn: Connection, _t: str, body: dict[str, Any]) -> dict[str, Any]:
+async def unblock(conn: RequestContext, _t: str, body: dict[str, Any]) -> dict[str, Any]:
     return {"changed": await conn.services.social.unblock(signed_in_user(conn), body["user_id"])}
 
 
-async def relations(conn: Connection, type_: str, body: dict[str, Any]) -> dict[str, Any]:
+async def relations(conn: RequestContext, type_: str, body: dict[str, Any]) -> dict[str, Any]:
     return await conn.services.social.relations(
         signed_in_user(conn),
         body["user_id"],
@@ -69,84 +67,84 @@ async def relations(conn: Connection, type_: str, body: dict[str, Any]) -> dict[
     )
 
 
-async def post_create(conn: Connection, _t: str, body: dict[str, Any]) -> dict[str, Any]:
+async def post_create(conn: RequestContext, _t: str, body: dict[str, Any]) -> dict[str, Any]:
     media_ids = body.get("media_ids", [])
     if not all(type(m) is int for m in media_ids):
-        raise ProtocolError(ErrorCode.BAD_REQUEST, "b.media_ids: expected a list of ints")
+        raise Invalid("b.media_ids: expected a list of ints")
     if not body["text"].strip() and not media_ids:
-        raise ProtocolError(ErrorCode.BAD_REQUEST, "a post needs text or media")
+        raise Invalid("a post needs text or media")
     post = await conn.services.social.create_post(
         signed_in_user(conn), body["text"], tuple(media_ids), body.get("reply_to")
     )
     return {"post": post}
 
 
-async def post_get(conn: Connection, _t: str, body: dict[str, Any]) -> dict[str, Any]:
+async def post_get(conn: RequestContext, _t: str, body: dict[str, Any]) -> dict[str, Any]:
     return {"post": await conn.services.social.get_post(signed_in_user(conn), body["post_id"])}
 
 
-async def post_edit(conn: Connection, _t: str, body: dict[str, Any]) -> dict[str, Any]:
+async def post_edit(conn: RequestContext, _t: str, body: dict[str, Any]) -> dict[str, Any]:
     return {"post": await conn.services.social.edit_post(signed_in_user(conn), body["post_id"], body["text"])}
 
 
-async def post_delete(conn: Connection, _t: str, body: dict[str, Any]) -> dict[str, Any]:
+async def post_delete(conn: RequestContext, _t: str, body: dict[str, Any]) -> dict[str, Any]:
     await conn.services.social.delete_post(signed_in_user(conn), body["post_id"])
     return {}
 
 
-async def post_like(conn: Connection, _t: str, body: dict[str, Any]) -> dict[str, Any]:
+async def post_like(conn: RequestContext, _t: str, body: dict[str, Any]) -> dict[str, Any]:
     return {"changed": await conn.services.social.like(signed_in_user(conn), body["post_id"])}
 
 
-async def post_unlike(conn: Connection, _t: str, body: dict[str, Any]) -> dict[str, Any]:
+async def post_unlike(conn: RequestContext, _t: str, body: dict[str, Any]) -> dict[str, Any]:
     return {"changed": await conn.services.social.unlike(signed_in_user(conn), body["post_id"])}
 
 
-async def comment_create(conn: Connection, _t: str, body: dict[str, Any]) -> dict[str, Any]:
+async def comment_create(conn: RequestContext, _t: str, body: dict[str, Any]) -> dict[str, Any]:
     comment = await conn.services.social.comment(
         signed_in_user(conn), body["post_id"], body["text"], body.get("reply_to")
     )
     return {"comment": comment}
 
 
-async def comment_list(conn: Connection, _t: str, body: dict[str, Any]) -> dict[str, Any]:
+async def comment_list(conn: RequestContext, _t: str, body: dict[str, Any]) -> dict[str, Any]:
     return await conn.services.social.comments(
         signed_in_user(conn), body["post_id"], body.get("after"), page_limit(body)
     )
 
 
-async def timeline_home(conn: Connection, _t: str, body: dict[str, Any]) -> dict[str, Any]:
+async def timeline_home(conn: RequestContext, _t: str, body: dict[str, Any]) -> dict[str, Any]:
     return await conn.services.social.home(signed_in_user(conn), body.get("before"), page_limit(body))
 
 
-async def timeline_for_you(conn: Connection, _t: str, body: dict[str, Any]) -> dict[str, Any]:
+async def timeline_for_you(conn: RequestContext, _t: str, body: dict[str, Any]) -> dict[str, Any]:
     return await conn.services.social.for_you(signed_in_user(conn), page_limit(body))
 
 
-async def timeline_user(conn: Connection, _t: str, body: dict[str, Any]) -> dict[str, Any]:
+async def timeline_user(conn: RequestContext, _t: str, body: dict[str, Any]) -> dict[str, Any]:
     return await conn.services.social.user_timeline(
         signed_in_user(conn), body["user_id"], body.get("before"), page_limit(body)
     )
 
 
-async def notifications_list(conn: Connection, _t: str, body: dict[str, Any]) -> dict[str, Any]:
+async def notifications_list(conn: RequestContext, _t: str, body: dict[str, Any]) -> dict[str, Any]:
     return await conn.services.social.notifications(
         signed_in_user(conn), body.get("before"), page_limit(body)
     )
 
 
-async def presence_get(conn: Connection, _t: str, body: dict[str, Any]) -> dict[str, Any]:
+async def presence_get(conn: RequestContext, _t: str, body: dict[str, Any]) -> dict[str, Any]:
     user_ids = body["user_ids"]
     if not all(type(u) is int for u in user_ids):
-        raise ProtocolError(ErrorCode.BAD_REQUEST, "b.user_ids: expected a list of ints")
+        raise Invalid("b.user_ids: expected a list of ints")
     return {"presence": await conn.services.social.presence(signed_in_user(conn), user_ids)}
 
 
-async def stream_resume(conn: Connection, type_: str, body: dict[str, Any]) -> dict[str, Any]:
+async def stream_resume(conn: RequestContext, type_: str, body: dict[str, Any]) -> dict[str, Any]:
     if body["stream"] not in DURABLE_STREAMS:
-        raise ProtocolError(ErrorCode.BAD_REQUEST, f"b.stream: one of {sorted(DURABLE_STREAMS)}")
+        raise Invalid(f"b.stream: one of {sorted(DURABLE_STREAMS)}")
     if body.get("after", 0) < 0:
-        raise ProtocolError(ErrorCode.BAD_REQUEST, "b.after: must be >= 0")
+        raise Invalid("b.after: must be >= 0")
     return await via_session(conn, type_, body)
 
 

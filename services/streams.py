@@ -11,12 +11,10 @@ from __future__ import annotations
 from typing import Any
 
 from actors.session.actor import StreamEvent
+from protocol.events import POST_CREATED, POST_REMOVED
+from protocol.views import post_json
 from stores.social import SocialStore
 from stores.timeline import Entry, TimelineStore
-from viora.wire import post_json
-
-POST_CREATED = "post.created"
-POST_REMOVED = "post.removed"
 
 
 class TimelineStreams:

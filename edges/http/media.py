@@ -35,17 +35,27 @@ import trio
 from quart import Response, jsonify, request
 from quart_trio import QuartTrio
 
-from actors.media.intake import Refused
-from actors.media.service import FILES_URL_PREFIX
-from protocol.errors import ProtocolError
-from stores.blobs import BlobMissing
+from actors.media.service import FILES_URL_PREFIX, MediaService
+from edges.http.errors import answer
+from kernel.errors import (
+    BlobMissing,
+    DomainError,
+    Invalid,
+    MediaRejected,
+    NotFound,
+    OffsetMismatch,
+    Rejection,
+    Unauthenticated,
+)
+from services.accounts import Accounts
 from stores.media import MediaRecord
-from viora.runtime import Runtime
 
 Scope = dict[str, Any]
 Receive = Callable[[], Awaitable[dict[str, Any]]]
 Send = Callable[[dict[str, Any]], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+JsonAnswer = tuple[int, dict[str, Any], dict[str, str]]
+"""Status, JSON body, extra headers: what a body-receiving route answers."""
 
 IMMUTABLE = "public, max-age=31536000, immutable"
 CONTENT_TYPES = {".webp": "image/webp", ".jpg": "image/jpeg", ".mp4": "video/mp4"}
@@ -81,93 +91,83 @@ def parse_range(header: str | None, size: int) -> tuple[int, int] | None:
     return start, stop
 
 
-def register_media_routes(app: QuartTrio, runtime: Runtime) -> None:
-    """Add the media routes to ``app`` (the body-receiving ones in front of it, see above)."""
-    media = runtime.media
-    intake = media.intake
+class MediaRoutes:
+    """The media routes, each a named method over the media service and the accounts that sign
+    requests in; :func:`register_media_routes` mounts them."""
 
-    async def signed_in_user(authorization: str) -> int:
+    def __init__(self, media: MediaService, accounts: Accounts) -> None:
+        self._media = media
+        self._intake = media.intake
+        self._accounts = accounts
+
+    # ------------------------------------------------------------------ shared checks
+
+    async def signed_in_user(self, authorization: str) -> int:
         scheme, _, token = authorization.partition(" ")
         if scheme.lower() != "bearer" or not token:
-            raise Refused(401, "unauthenticated", "send Authorization: Bearer <session token>")
-        try:
-            return (await runtime.services.accounts.resume(token)).user.id
-        except ProtocolError as exc:
-            raise Refused(401, str(exc.code), exc.message) from None
+            raise Unauthenticated("send Authorization: Bearer <session token>")
+        return (await self._accounts.resume(token)).user.id
 
-    async def own_upload(user_id: int, upload_id: str) -> tuple[int, int, int | None]:
+    async def own_upload(self, user_id: int, upload_id: str) -> tuple[int, int, int | None]:
         """(length, offset, media_id) of the user's upload; 404 for anyone else's."""
-        upload = await media.store.get_upload(upload_id)
+        upload = await self._media.store.get_upload(upload_id)
         if upload is None or upload.owner_id != user_id:
-            raise Refused(404, "not_found", "no such upload")
+            raise NotFound("no such upload")
         if upload.media_id is not None:
             return upload.length, upload.length, upload.media_id
-        path = await intake.staging_path(upload.id)
+        path = await self._intake.staging_path(upload.id)
         try:
             offset = (await trio.Path(path).stat()).st_size
         except FileNotFoundError:
             offset = 0
         return upload.length, offset, None
 
+    def _too_large(self, limit: int) -> MediaRejected:
+        return MediaRejected(Rejection.TOO_LARGE, f"the limit is {limit} bytes")
+
     # ------------------------------------------------------------------ Quart routes
 
-    @app.errorhandler(Refused)
-    async def refused(exc: Refused) -> Response:
-        response = jsonify({"error": {"code": exc.code, "message": exc.message}})
-        response.status_code = exc.status
-        response.headers.update(exc.headers)
-        return response
-
-    @app.post("/media/uploads")
-    async def create_upload() -> Any:
-        user_id = await signed_in_user(request.headers.get("Authorization", ""))
+    async def create_upload(self) -> Any:
+        user_id = await self.signed_in_user(request.headers.get("Authorization", ""))
         try:
             length = int(request.headers.get("Upload-Length", ""))
         except ValueError:
-            raise Refused(400, "bad_request", "send Upload-Length: <total bytes>") from None
+            raise Invalid("send Upload-Length: <total bytes>") from None
         if length <= 0:
-            raise Refused(400, "bad_request", "Upload-Length must be positive")
-        if length > intake.max_bytes:
-            raise Refused(413, "too_large", f"the limit is {intake.max_bytes} bytes")
-        upload = await media.store.create_upload(user_id, length)
+            raise Invalid("Upload-Length must be positive")
+        if length > self._intake.max_bytes:
+            raise self._too_large(self._intake.max_bytes)
+        upload = await self._media.store.create_upload(user_id, length)
         location = f"/media/uploads/{upload.id}"
         body = {"upload_id": upload.id, "offset": 0, "length": length, "location": location}
         return jsonify(body), 201, {"Location": location, "Upload-Offset": "0"}
 
-    @app.route("/media/uploads/<upload_id>", methods=["GET", "HEAD"])
-    async def upload_offset(upload_id: str) -> Any:
-        user_id = await signed_in_user(request.headers.get("Authorization", ""))
-        async with intake.upload_locks.hold(upload_id):
-            length, offset, media_id = await own_upload(user_id, upload_id)
+    async def upload_offset(self, upload_id: str) -> Any:
+        user_id = await self.signed_in_user(request.headers.get("Authorization", ""))
+        async with self._intake.upload_locks.hold(upload_id):
+            length, offset, media_id = await self.own_upload(user_id, upload_id)
         headers = {"Upload-Offset": str(offset), "Upload-Length": str(length), "Cache-Control": "no-store"}
         body = {"upload_id": upload_id, "offset": offset, "length": length, "media_id": media_id}
         return jsonify(body), 200, headers
 
-    @app.get("/media/<int:media_id>")
-    async def media_status(media_id: int) -> Any:
-        user_id = await signed_in_user(request.headers.get("Authorization", ""))
-        record = await media.store.get_media(media_id)
+    async def media_status(self, media_id: int) -> Any:
+        user_id = await self.signed_in_user(request.headers.get("Authorization", ""))
+        record = await self._media.store.get_media(media_id)
         if record is None or record.owner_id != user_id:
-            raise Refused(404, "not_found", "no such media")
+            raise NotFound("no such media")
         return jsonify(_status(record)), 200, {"Cache-Control": "no-store"}
 
-    @app.route(f"{FILES_URL_PREFIX}/<key>", methods=["GET", "HEAD"])
-    async def media_file(key: str) -> Any:
+    async def media_file(self, key: str) -> Any:
+        """A processed file: public, immutable, revalidated by ETag, served in byte ranges."""
         content_type = CONTENT_TYPES.get(Path(key).suffix)
+        if content_type is None:
+            raise NotFound("no such file")
         try:
-            if content_type is None:
-                raise BlobMissing(key)
-            size = await media.blobs.public.size(key)
+            size = await self._media.blobs.public.size(key)
         except BlobMissing:
-            raise Refused(404, "not_found", "no such file") from None
-        etag = f'"{Path(key).stem}"'
-        headers = {
-            "Cache-Control": IMMUTABLE,
-            "ETag": etag,
-            "Accept-Ranges": "bytes",
-            "X-Content-Type-Options": "nosniff",
-        }
-        if etag in request.headers.get("If-None-Match", ""):
+            raise NotFound("no such file") from None
+        headers = _file_headers(key)
+        if headers["ETag"] in request.headers.get("If-None-Match", ""):
             return Response(b"", 304, headers)
         try:
             span = parse_range(request.headers.get("Range"), size)
@@ -182,76 +182,93 @@ def register_media_routes(app: QuartTrio, runtime: Runtime) -> None:
             response = Response(b"", status, headers, content_type=content_type)
             response.headers["Content-Length"] = headers["Content-Length"]  # Quart set it from b""
             return response
-        chunks = media.blobs.public.read_range(key, start, stop)
+        chunks = self._media.blobs.public.read_range(key, start, stop)
         return Response(chunks, status, headers, content_type=content_type)
 
     # ------------------------------------------------------------------ body-receiving routes (ASGI)
 
-    async def post_media(scope: Scope, receive: Receive) -> tuple[int, dict[str, Any], dict[str, str]]:
-        user_id = await signed_in_user(_header(scope, "authorization"))
+    async def post_media(self, scope: Scope, receive: Receive) -> JsonAnswer:
+        user_id = await self.signed_in_user(_header(scope, "authorization"))
         declared = _header(scope, "content-length")
-        if declared.isdigit() and int(declared) > intake.max_bytes:
-            raise Refused(413, "too_large", f"the limit is {intake.max_bytes} bytes")
-        staged = await intake.staging_path()
+        if declared.isdigit() and int(declared) > self._intake.max_bytes:
+            raise self._too_large(self._intake.max_bytes)
+        staged = await self._intake.staging_path()
         try:
-            complete = await _receive_into(receive, staged, 0, intake.max_bytes, append=False)
+            complete = await _receive_into(receive, staged, 0, self._intake.max_bytes, append=False)
         except BaseException:
             await trio.Path(staged).unlink(missing_ok=True)
             raise
         if not complete:
             await trio.Path(staged).unlink(missing_ok=True)
             raise _Disconnected
-        record = await intake.accept(user_id, staged)
+        record = await self._intake.accept(user_id, staged)
         return 202, {"media_id": record.id, "status": str(record.state)}, {}
 
-    async def patch_upload(
-        scope: Scope, receive: Receive, upload_id: str
-    ) -> tuple[int, dict[str, Any], dict[str, str]]:
-        user_id = await signed_in_user(_header(scope, "authorization"))
-        async with intake.upload_locks.hold(upload_id):
-            length, offset, media_id = await own_upload(user_id, upload_id)
+    async def patch_upload(self, scope: Scope, receive: Receive, upload_id: str) -> JsonAnswer:
+        user_id = await self.signed_in_user(_header(scope, "authorization"))
+        async with self._intake.upload_locks.hold(upload_id):
+            length, offset, media_id = await self.own_upload(user_id, upload_id)
             if media_id is not None:
                 return 200, {"media_id": media_id, "status": "queued", "offset": length}, {}
             if _header(scope, "upload-offset") != str(offset):
-                raise Refused(
-                    409, "offset_mismatch", f"the upload is at byte {offset}", {"Upload-Offset": str(offset)}
-                )
-            staged = await intake.staging_path(upload_id)
+                raise OffsetMismatch(offset)
+            staged = await self._intake.staging_path(upload_id)
             if not await _receive_into(receive, staged, offset, length, append=True):
                 raise _Disconnected  # what arrived is kept: the client asks for the offset and goes on
             offset = (await trio.Path(staged).stat()).st_size
             if offset < length:
                 return 204, {}, {"Upload-Offset": str(offset)}
-            record = await intake.accept(user_id, staged, upload_id=upload_id)
+            record = await self._intake.accept(user_id, staged, upload_id=upload_id)
         body = {"media_id": record.id, "status": str(record.state), "offset": length}
         return 202, body, {"Upload-Offset": str(length)}
 
-    quart_app = app.asgi_app
+    def body_route(self, scope: Scope, receive: Receive) -> Callable[[], Awaitable[JsonAnswer]] | None:
+        """The body-receiving route ``scope`` asks for, if it is one."""
+        if scope["type"] != "http":
+            return None
+        method, path = scope["method"], scope["path"]
+        if method == "POST" and path == "/media":
+            return lambda: self.post_media(scope, receive)
+        if method in ("PATCH", "PUT") and (match := _UPLOAD_PATH.match(path)):
+            return lambda: self.patch_upload(scope, receive, match.group(1).lower())
+        return None
 
-    async def media_asgi(scope: Scope, receive: Receive, send: Send) -> None:
-        handler: Callable[[], Awaitable[tuple[int, dict[str, Any], dict[str, str]]]] | None = None
-        if scope["type"] == "http":
-            method, path = scope["method"], scope["path"]
-            if method == "POST" and path == "/media":
-                handler = lambda: post_media(scope, receive)  # noqa: E731
-            elif method in ("PATCH", "PUT") and (match := _UPLOAD_PATH.match(path)):
-                handler = lambda: patch_upload(scope, receive, match.group(1).lower())  # noqa: E731
-        if handler is None:
-            await quart_app(scope, receive, send)
-            return
-        try:
-            status, body, headers = await handler()
-        except Refused as exc:
-            status, body, headers = (
-                exc.status,
-                {"error": {"code": exc.code, "message": exc.message}},
-                exc.headers,
-            )
-        except _Disconnected:
-            return  # nobody to answer
-        await _send_json(send, status, body, headers)
+    def in_front_of(self, app: ASGIApp) -> ASGIApp:
+        """``app`` with the body-receiving routes served before it (see the module docstring)."""
 
-    app.asgi_app = media_asgi  # type: ignore[method-assign]
+        async def media_asgi(scope: Scope, receive: Receive, send: Send) -> None:
+            route = self.body_route(scope, receive)
+            if route is None:
+                await app(scope, receive, send)
+                return
+            try:
+                status, body, headers = await route()
+            except DomainError as error:
+                status, body, headers = answer(error)
+            except _Disconnected:
+                return  # nobody to answer
+            await _send_json(send, status, body, headers)
+
+        return media_asgi
+
+
+def register_media_routes(app: QuartTrio, media: MediaService, accounts: Accounts) -> None:
+    """Mount the media routes on ``app`` (the body-receiving ones in front of it, see above)."""
+    routes = MediaRoutes(media, accounts)
+    app.add_url_rule("/media/uploads", view_func=routes.create_upload, methods=["POST"])
+    app.add_url_rule("/media/uploads/<upload_id>", view_func=routes.upload_offset, methods=["GET", "HEAD"])
+    app.add_url_rule("/media/<int:media_id>", view_func=routes.media_status, methods=["GET"])
+    app.add_url_rule(f"{FILES_URL_PREFIX}/<key>", view_func=routes.media_file, methods=["GET", "HEAD"])
+    app.asgi_app = routes.in_front_of(app.asgi_app)  # type: ignore[method-assign]
+
+
+def _file_headers(key: str) -> dict[str, str]:
+    return {
+        "Cache-Control": IMMUTABLE,
+        "ETag": f'"{Path(key).stem}"',
+        "Accept-Ranges": "bytes",
+        "X-Content-Type-Options": "nosniff",
+    }
 
 
 class _Disconnected(Exception):
@@ -292,7 +309,7 @@ async def _receive_into(receive: Receive, path: Path, offset: int, limit: int, *
                 return False
             body = message.get("body", b"")
             if written + len(body) > limit:
-                raise Refused(413, "too_large", f"the limit for this upload is {limit} bytes")
+                raise MediaRejected(Rejection.TOO_LARGE, f"the limit for this upload is {limit} bytes")
             if body:
                 await f.write(body)
                 written += len(body)

@@ -6,34 +6,27 @@ its own socket), and a *writer* that drains a bounded outbox. Replies and pushes
 so they reach the client in the order they were produced. A client that stops reading and lets its
 outbox fill is disconnected (``SLOW_CONSUMER``) instead of growing our memory: it can resume later.
 
-Liveness is checked by :class:`SocketRegistry`'s single sweeper task rather than a timer per socket.
+The table of handlers is given to the connection (it does not import them), and failures come
+back as :mod:`kernel.errors`, answered through the edge's one table (:mod:`edges.ws.errors`).
+Liveness is checked by :class:`~edges.ws.sockets.SocketRegistry`'s single sweeper task rather
+than a timer per socket.
 """
 
 from __future__ import annotations
 
 import itertools
 import logging
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
 
 import trio
 
-from actors.session.handlers import HANDLERS
-from protocol.codec import Request, decode_request, encode_ping, encode_reply, error_from
+from edges.ws.context import Handlers, Services, Transport
+from edges.ws.errors import protocol_error
+from kernel.errors import DomainError
+from protocol.codec import Request, decode_request, encode_reply, error_from
 from protocol.errors import CloseCode, CloseConnection, ErrorCode, ProtocolError
 from protocol.guard import InboundGuard
 from protocol.messages import client_message, validate_body
-from stores.errors import Blocked, Forbidden, Invalid, NotFound, StoreUnavailable
-from stores.presence import PresenceStore
-from supervisor import ChildContext
-from viora.config import Settings
-
-if TYPE_CHECKING:
-    from actors.session.directory import SessionDirectory
-    from viora.accounts import Accounts, SignedIn
-    from viora.intelligence import IntelligenceService
-    from viora.messaging import MessagingService
-    from viora.social import SocialService
+from services.accounts import SignedIn
 
 log = logging.getLogger("viora.connection")
 
@@ -41,38 +34,14 @@ FLUSH_S = 2.0
 """How long a closing socket may take to send the frames already queued for it."""
 
 
-class Transport(Protocol):
-    """A message-oriented socket (the ASGI websocket adapter in ``viora.asgi`` is one)."""
-
-    async def receive(self) -> bytes | str | None:
-        """The next message, or ``None`` once the peer has gone."""
-
-    async def send(self, data: bytes) -> None: ...
-
-    async def close(self, code: int, reason: str) -> None: ...
-
-
-@dataclass
-class Services:
-    """What request handlers may use; built once by the runtime."""
-
-    settings: Settings
-    accounts: Accounts
-    sessions: SessionDirectory
-    sockets: SocketRegistry
-    social: SocialService
-    messaging: MessagingService
-    intelligence: IntelligenceService
-    presence: PresenceStore
-
-
 class Connection:
     _ids = itertools.count(1)
 
-    def __init__(self, transport: Transport, services: Services) -> None:
+    def __init__(self, transport: Transport, services: Services, handlers: Handlers) -> None:
         self.id = next(self._ids)
         self.transport = transport
         self.services = services
+        self._handlers = handlers
         settings = services.settings
         self.guard = InboundGuard(
             settings.rate_per_s, settings.rate_burst, settings.malformed_limit, settings.malformed_window_s
@@ -186,20 +155,12 @@ class Connection:
         if spec.auth and self.user_id is None:
             raise ProtocolError(ErrorCode.UNAUTHENTICATED, "sign in first", ref=request.id)
         try:
-            result = await HANDLERS[request.type](self, request.type, body)
+            result = await self._handlers[request.type](self, request.type, body)
         except ProtocolError as error:
             error.ref = request.id
             raise
-        except StoreUnavailable:
-            raise ProtocolError(
-                ErrorCode.UNAVAILABLE, "storage is unavailable; retry shortly", ref=request.id
-            ) from None
-        except NotFound as missing:
-            raise ProtocolError(ErrorCode.NOT_FOUND, str(missing) or "not found", ref=request.id) from None
-        except Invalid as invalid:
-            raise ProtocolError(ErrorCode.BAD_REQUEST, str(invalid), ref=request.id) from None
-        except (Forbidden, Blocked) as refused:
-            raise ProtocolError(ErrorCode.FORBIDDEN, str(refused) or "not allowed", ref=request.id) from None
+        except DomainError as error:
+            raise protocol_error(error, request.id) from None
         except Exception:
             log.exception("request %s (%s) failed", request.id, request.type)
             raise ProtocolError(ErrorCode.INTERNAL, "internal error", ref=request.id) from None
@@ -212,65 +173,3 @@ class Connection:
             async for frame in self._outbox_receive:
                 await self.transport.send(frame)
                 self.frames_out += 1
-
-
-class SocketRegistry:
-    """Every open socket, and the one task that keeps them honest (heartbeats, dead peers).
-
-    A sweep every ``heartbeat_interval_s`` sends ``ping`` to sockets silent for a full interval
-    and closes those silent for ``heartbeat_timeout_s`` — one task for all sockets, not one each.
-    """
-
-    def __init__(self, settings: Settings) -> None:
-        self._settings = settings
-        self._sockets: set[Connection] = set()
-        self.closed_dead = 0
-        self._closed_frames_in = 0
-        self._closed_frames_out = 0
-
-    def add(self, conn: Connection) -> None:
-        self._sockets.add(conn)
-
-    def discard(self, conn: Connection) -> None:
-        if conn in self._sockets:
-            self._sockets.remove(conn)
-            self._closed_frames_in += conn.frames_in
-            self._closed_frames_out += conn.frames_out
-
-    def frame_totals(self) -> tuple[int, int]:
-        """Frames received and sent by every socket since start, closed ones included.
-
-        Closed sockets are folded in as they go and open ones summed when asked, so counting costs
-        the per-frame path nothing beyond the connection's own counters (read at scrape time).
-        """
-        frames_in = self._closed_frames_in + sum(c.frames_in for c in self._sockets)
-        frames_out = self._closed_frames_out + sum(c.frames_out for c in self._sockets)
-        return frames_in, frames_out
-
-    def __len__(self) -> int:
-        return len(self._sockets)
-
-    def close_all(self, code: CloseCode, reason: str) -> None:
-        for conn in list(self._sockets):
-            conn.close(code, reason)
-
-    def sweep(self, now: float) -> None:
-        ping = encode_ping()
-        for conn in list(self._sockets):
-            silent = now - conn.last_seen
-            if silent >= self._settings.heartbeat_timeout_s:
-                self.closed_dead += 1
-                conn.close(CloseCode.HEARTBEAT_TIMEOUT, "no frames from the client in time")
-            elif silent >= self._settings.heartbeat_interval_s:
-                conn.send_frame(ping)
-
-    async def run_sweeper(self, ctx: ChildContext) -> None:
-        """Supervised child body: sweep every half interval until asked to stop."""
-        ctx.expose(lambda: {"sockets": len(self._sockets), "closed_dead": self.closed_dead})
-        ctx.started()
-        await ctx.run_until_stopped(self._sweep_forever)
-
-    async def _sweep_forever(self) -> None:
-        while True:
-            await trio.sleep(self._settings.heartbeat_interval_s / 2)
-            self.sweep(trio.current_time())

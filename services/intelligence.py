@@ -25,14 +25,14 @@ import trio
 from PIL import Image
 
 from actors.embedder import EmbedderClient
+from kernel.errors import NotFound
 from ml.moderation import ZERO_SHOT_PROMPTS, Moderation, zero_shot_nsfw_score
+from protocol.views import post_json
 from stores.analysis import AnalysisStore, TextKind
 from stores.blobs import BlobStore, MediaBlobs
-from stores.errors import NotFound
 from stores.media import MediaKind, MediaRecord, MediaState, MediaStore
 from stores.social import Post, SocialStore
 from stores.vectors import Hit, Kind, VectorFilter, VectorPayload, VectorPoint, VectorStore, point_id
-from viora.wire import post_json
 
 # CLIP cosine similarities of a caption and its own image cluster around 0.30 for ViT-B-32, and
 # around 0.15 for unrelated pairs: that span maps to 0..100 (clamped). Random-init models give

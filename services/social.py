@@ -14,15 +14,16 @@ import re
 from typing import Any
 
 from actors.feed.actor import FeedRouter
-from stores.errors import NotFound
+from kernel.errors import NotFound
+from protocol.events import POST_CREATED
+from protocol.views import comment_json, post_json, profile_json
+from services.intelligence import IntelligenceService
+from services.streams import TimelineStreams
+from stores.bus import Delivery, EventBus
 from stores.presence import PresenceStore
 from stores.social import Post, SocialStore
 from stores.timeline import TimelineStore
 from stores.users import UserStore
-from viora.bus import Delivery, EventBus
-from viora.intelligence import IntelligenceService
-from viora.streams import POST_CREATED, TimelineStreams
-from viora.wire import comment_json, post_json, profile_json
 
 MENTION = re.compile(r"(?<![\w@])@([a-z0-9_]{3,32})\b", re.IGNORECASE)
 MAX_MENTIONS = 10

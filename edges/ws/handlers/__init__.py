@@ -2,28 +2,26 @@
 
 One async function per type in :data:`HANDLERS` (a test checks that every client message in
 ``protocol.messages`` has one). Handlers get the validated body and the socket, return the reply
-body (or ``None`` for messages without a reply), and signal failure with ``ProtocolError``.
-Messages served by the user's SessionActor go through :func:`~actors.session.routing.via_session`.
+body (or ``None`` for messages without a reply), and signal failure with the domain errors of
+:mod:`kernel.errors` (the connection answers them through :mod:`edges.ws.errors`). The table is
+handed to each ``Connection`` by whoever accepts sockets, so handlers and the connection loop never
+import each other.
+Messages served by the user's SessionActor go through :func:`~edges.ws.handlers.routing.via_session`.
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from actors.session.actor import SignOut
-from actors.session.intelligence_handlers import INTELLIGENCE_HANDLERS
-from actors.session.messaging_handlers import MESSAGING_HANDLERS
-from actors.session.routing import via_session
-from actors.session.social_handlers import SOCIAL_HANDLERS
+from edges.ws.context import Handlers, RequestContext
+from edges.ws.handlers.intelligence import INTELLIGENCE_HANDLERS
+from edges.ws.handlers.messaging import MESSAGING_HANDLERS
+from edges.ws.handlers.routing import via_session
+from edges.ws.handlers.social import SOCIAL_HANDLERS
 from protocol.errors import ErrorCode, ProtocolError
-from viora.accounts import SignedIn
-
-if TYPE_CHECKING:
-    from actors.session.connection import Connection
-
-Handler = Callable[["Connection", str, dict[str, Any]], Awaitable[dict[str, Any] | None]]
+from services.accounts import SignedIn
 
 
 def _signed_in_reply(signed: SignedIn) -> dict[str, Any]:
@@ -37,12 +35,12 @@ def _signed_in_reply(signed: SignedIn) -> dict[str, Any]:
     return reply
 
 
-def _require_anonymous(conn: Connection) -> None:
+def _require_anonymous(conn: RequestContext) -> None:
     if conn.user_id is not None:
         raise ProtocolError(ErrorCode.ALREADY_AUTHENTICATED, "this socket is already signed in")
 
 
-async def register(conn: Connection, _type: str, body: dict[str, Any]) -> dict[str, Any]:
+async def register(conn: RequestContext, _type: str, body: dict[str, Any]) -> dict[str, Any]:
     _require_anonymous(conn)
     signed = await conn.services.accounts.register(
         body["username"], body["password"], body.get("display_name")
@@ -51,21 +49,21 @@ async def register(conn: Connection, _type: str, body: dict[str, Any]) -> dict[s
     return _signed_in_reply(signed)
 
 
-async def login(conn: Connection, _type: str, body: dict[str, Any]) -> dict[str, Any]:
+async def login(conn: RequestContext, _type: str, body: dict[str, Any]) -> dict[str, Any]:
     _require_anonymous(conn)
     signed = await conn.services.accounts.login(body["username"], body["password"])
     await conn.sign_in(signed)
     return _signed_in_reply(signed)
 
 
-async def resume(conn: Connection, _type: str, body: dict[str, Any]) -> dict[str, Any]:
+async def resume(conn: RequestContext, _type: str, body: dict[str, Any]) -> dict[str, Any]:
     _require_anonymous(conn)
     signed = await conn.services.accounts.resume(body["token"])
     await conn.sign_in(signed)
     return _signed_in_reply(signed)
 
 
-async def logout(conn: Connection, _type: str, body: dict[str, Any]) -> dict[str, Any]:
+async def logout(conn: RequestContext, _type: str, body: dict[str, Any]) -> dict[str, Any]:
     assert conn.user_id is not None and conn.token_hash is not None
     everywhere = bool(body.get("all"))
     user_id, token_hash = conn.user_id, conn.token_hash
@@ -78,15 +76,15 @@ async def logout(conn: Connection, _type: str, body: dict[str, Any]) -> dict[str
     return {"revoked": revoked}
 
 
-async def ping(conn: Connection, _type: str, body: dict[str, Any]) -> dict[str, Any]:
+async def ping(conn: RequestContext, _type: str, body: dict[str, Any]) -> dict[str, Any]:
     return {"ts": time.time()}
 
 
-async def pong(conn: Connection, _type: str, body: dict[str, Any]) -> None:
+async def pong(conn: RequestContext, _type: str, body: dict[str, Any]) -> None:
     return None  # liveness is recorded for every inbound frame; nothing else to do
 
 
-HANDLERS: dict[str, Handler] = {
+HANDLERS: Handlers = {
     "auth.register": register,
     "auth.login": login,
     "auth.resume": resume,

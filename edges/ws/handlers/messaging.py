@@ -2,49 +2,47 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from actors.session.social_handlers import page_limit, signed_in_user
-from protocol.errors import ErrorCode, ProtocolError
-
-if TYPE_CHECKING:
-    from actors.session.connection import Connection
+from edges.ws.context import RequestContext
+from edges.ws.handlers.social import page_limit, signed_in_user
+from kernel.errors import Invalid
 
 
-async def dm_open(conn: Connection, _t: str, body: dict[str, Any]) -> dict[str, Any]:
+async def dm_open(conn: RequestContext, _t: str, body: dict[str, Any]) -> dict[str, Any]:
     if body["user_id"] == conn.user_id:
-        raise ProtocolError(ErrorCode.BAD_REQUEST, "a conversation needs someone else")
+        raise Invalid("a conversation needs someone else")
     return {"conversation": await conn.services.messaging.open_direct(signed_in_user(conn), body["user_id"])}
 
 
-async def dm_group(conn: Connection, _t: str, body: dict[str, Any]) -> dict[str, Any]:
+async def dm_group(conn: RequestContext, _t: str, body: dict[str, Any]) -> dict[str, Any]:
     members = body["user_ids"]
     if not all(type(m) is int for m in members):
-        raise ProtocolError(ErrorCode.BAD_REQUEST, "b.user_ids: expected a list of ints")
+        raise Invalid("b.user_ids: expected a list of ints")
     conversation = await conn.services.messaging.create_group(
         signed_in_user(conn), members, body.get("title", "")
     )
     return {"conversation": conversation}
 
 
-async def dm_list(conn: Connection, _t: str, body: dict[str, Any]) -> dict[str, Any]:
+async def dm_list(conn: RequestContext, _t: str, body: dict[str, Any]) -> dict[str, Any]:
     return {
         "conversations": await conn.services.messaging.conversations(signed_in_user(conn), page_limit(body))
     }
 
 
-async def dm_send(conn: Connection, _t: str, body: dict[str, Any]) -> dict[str, Any]:
+async def dm_send(conn: RequestContext, _t: str, body: dict[str, Any]) -> dict[str, Any]:
     message = await conn.services.messaging.send(signed_in_user(conn), body["conversation_id"], body["text"])
     return {"message": message}
 
 
-async def dm_history(conn: Connection, _t: str, body: dict[str, Any]) -> dict[str, Any]:
+async def dm_history(conn: RequestContext, _t: str, body: dict[str, Any]) -> dict[str, Any]:
     return await conn.services.messaging.history(
         signed_in_user(conn), body["conversation_id"], body.get("before"), page_limit(body)
     )
 
 
-async def dm_receipt(conn: Connection, type_: str, body: dict[str, Any]) -> dict[str, Any]:
+async def dm_receipt(conn: RequestContext, type_: str, body: dict[str, Any]) -> dict[str, Any]:
     kind = "delivered" if type_ == "dm.delivered" else "read"
     changed = await conn.services.messaging.receipt(
         signed_in_user(conn), body["conversation_id"], kind, body["message_id"]
@@ -52,7 +50,7 @@ async def dm_receipt(conn: Connection, type_: str, body: dict[str, Any]) -> dict
     return {"changed": changed}
 
 
-async def typing(conn: Connection, _t: str, body: dict[str, Any]) -> None:
+async def typing(conn: RequestContext, _t: str, body: dict[str, Any]) -> None:
     await conn.services.messaging.typing(signed_in_user(conn), body["conversation_id"])
 
 

@@ -11,17 +11,17 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
+from kernel.errors import Blocked
+from protocol.views import conversation_json, message_json, summary_json
 from stores.analysis import TextKind
-from stores.errors import Blocked
+from stores.bus import Delivery, EventBus
 from stores.messaging import MessageStore, ReceiptKind
 from stores.social import SocialStore
 from stores.timeline import TimelineStore
-from viora.bus import Delivery, EventBus
-from viora.wire import conversation_json, message_json, summary_json
 
 
 class TextVerdicts(Protocol):
-    """The text classifier's verdicts (``viora.intelligence.IntelligenceService`` provides them)."""
+    """The text classifier's verdicts (``services.intelligence.IntelligenceService`` provides them)."""
 
     async def moderate_text(self, kind: TextKind, object_id: int, text: str) -> bool: ...
 

@@ -1,0 +1,1 @@
+"""The edges: where the outside world comes in (websocket requests, HTTP routes)."""

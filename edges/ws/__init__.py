@@ -1,0 +1,1 @@
+"""The websocket edge: the connection loop and the request handlers."""

@@ -1,0 +1,1 @@
+"""Domain services: the platform's rules (accounts, social, messaging, intelligence, durable streams)."""
