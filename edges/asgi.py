@@ -6,17 +6,10 @@ framework's per-message machinery; HTTP routes (health, admin, later uploads) us
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from typing import Any
-
+from edges.asgi_types import ASGIApp, Receive, Scope, Send
 from edges.context import EdgeRuntime
 from edges.ws.endpoint import open_connection
 from protocol.errors import CloseCode
-
-Scope = dict[str, Any]
-Receive = Callable[[], Awaitable[dict[str, Any]]]
-Send = Callable[[dict[str, Any]], Awaitable[None]]
-ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 WEBSOCKET_PATH = "/ws"
 

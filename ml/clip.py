@@ -90,7 +90,7 @@ class ClipModel:
     def __init__(
         self,
         source: ClipSource,
-        model: torch.nn.Module,
+        model: CLIP,
         preprocess: Callable[[Image.Image], torch.Tensor],
         tokenizer: Callable[[list[str]], torch.Tensor],
         device: torch.device,

@@ -18,7 +18,7 @@ from __future__ import annotations
 import dataclasses
 import io
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, TypeGuard
 
 import numpy as np
 import trio
@@ -28,11 +28,19 @@ from actors.embedder import EmbedderClient
 from kernel.errors import NotFound
 from ml.moderation import ZERO_SHOT_PROMPTS, Moderation, zero_shot_nsfw_score
 from protocol.views import post_json
-from stores.analysis import AnalysisStore, TextKind
+from stores.analysis import AnalysisStore, ModerationState, TextKind
 from stores.blobs import BlobStore, MediaBlobs
 from stores.media import MediaKind, MediaRecord, MediaState, MediaStore
 from stores.social import Post, SocialStore
-from stores.vectors import Hit, Kind, VectorFilter, VectorPayload, VectorPoint, VectorStore, point_id
+from stores.vectors import (
+    Hit,
+    Kind,
+    VectorFilter,
+    VectorPayload,
+    VectorPoint,
+    VectorStore,
+    point_id,
+)
 
 # CLIP cosine similarities of a caption and its own image cluster around 0.30 for ViT-B-32, and
 # around 0.15 for unrelated pairs: that span maps to 0..100 (clamped). Random-init models give
@@ -104,7 +112,7 @@ class IntelligenceService:
             verdict = self._moderation.combine(
                 verdict, max(zero_shot_nsfw_score(v, prompts) for v in vectors)
             )
-        state = "flagged" if verdict.flagged else "ok"
+        state = _verdict(verdict.flagged)
         await self._analysis.set_moderation(media_id, state, verdict.score, verdict.reason, only_pending=True)
         return await self._analysis.posts_with_media(media_id)
 
@@ -128,7 +136,7 @@ class IntelligenceService:
             captions = await self._embedder.embed_texts([post.text for post in captioned])
             for post, flagged, caption in zip(captioned, flags, captions, strict=True):
                 points.append(
-                    VectorPoint.of(caption.tolist(), _payload(post, None, "flagged" if flagged else "ok"))
+                    VectorPoint.of(caption.tolist(), _payload(post, None, _verdict(flagged)))
                 )
                 if media_vectors[post.id]:
                     scores = [alignment_score(float(caption @ v)) for v in media_vectors[post.id]]
@@ -305,13 +313,13 @@ class IntelligenceService:
         ]
         return {"items": items, "cursor": flagged[-1].media_id if len(flagged) == limit else None}
 
-    async def decide(self, media_id: int, verdict: str) -> None:
+    async def decide(self, media_id: int, verdict: ModerationState) -> None:
         """An admin's verdict replaces the classifier's; the posts showing the media are re-indexed
         so search and recommendations follow at once."""
         current = (await self._analysis.moderation([media_id])).get(media_id)
         if current is None:
             raise NotFound(f"media {media_id}")
-        await self._analysis.set_moderation(media_id, verdict, current.score or 0.0, f"reviewed: {verdict}")  # type: ignore[arg-type]
+        await self._analysis.set_moderation(media_id, verdict, current.score or 0.0, f"reviewed: {verdict}")
         await self.index_posts(await self._analysis.posts_with_media(media_id))
 
     async def set_show_sensitive(self, user_id: int, value: bool) -> None:
@@ -347,7 +355,7 @@ class IntelligenceService:
         posts = await self._social.get_posts(list({h.payload.post_id for h in best.values()}))
         views = {pid: post_json(post) for pid, post in posts.items()}
         await self.annotate(viewer_id, list(views.values()))
-        results = []
+        results: list[dict[str, Any]] = []
         for hit in best.values():
             view = views.get(hit.payload.post_id)
             if view is None:
@@ -378,11 +386,15 @@ class IntelligenceService:
         return [await _read(self._blobs.private, key) for key in await self._analysis.frame_keys(record.id)]
 
 
-def _usable(record: MediaRecord | None, post: Post) -> bool:
+def _verdict(flagged: bool) -> ModerationState:
+    return "flagged" if flagged else "ok"
+
+
+def _usable(record: MediaRecord | None, post: Post) -> TypeGuard[MediaRecord]:
     return record is not None and record.owner_id == post.author_id and record.state is MediaState.READY
 
 
-def _payload(post: Post, record: MediaRecord | None, moderation: str) -> VectorPayload:
+def _payload(post: Post, record: MediaRecord | None, moderation: ModerationState) -> VectorPayload:
     kind: Kind = "text" if record is None else ("video" if record.kind is MediaKind.VIDEO else "image")
     return VectorPayload(
         post_id=post.id,
@@ -391,7 +403,7 @@ def _payload(post: Post, record: MediaRecord | None, moderation: str) -> VectorP
         kind=kind,
         created_at=post.created_at,
         visibility="public",
-        moderation=moderation,  # type: ignore[arg-type]
+        moderation=moderation,
     )
 
 

@@ -60,7 +60,8 @@ class VectorPayload:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> VectorPayload:
-        return cls(**{name: data.get(name) for name in cls.__dataclass_fields__})
+        values: dict[str, Any] = {name: data.get(name) for name in cls.__dataclass_fields__}
+        return cls(**values)
 
 
 @dataclass(frozen=True)

@@ -103,7 +103,8 @@ class Client:
     async def _read_loop(self) -> None:
         try:
             while True:
-                frame = decode_server_frame(await self.ws.get_message())
+                message = await self.ws.get_message()
+                frame = decode_server_frame(message if isinstance(message, bytes) else message.encode())
                 waiter = self._pending.get(frame.id) if isinstance(frame.id, int) else None
                 if waiter is not None:
                     waiter.send_nowait(frame)
@@ -112,7 +113,8 @@ class Client:
                 else:
                     await self._events_send.send(frame)
         except ConnectionClosed as closed:
-            self.close_code = closed.reason.code
-            self.close_reason = closed.reason.reason
+            if closed.reason is not None:
+                self.close_code = closed.reason.code
+                self.close_reason = closed.reason.reason
         finally:
             self.closed.set()

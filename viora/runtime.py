@@ -146,17 +146,26 @@ def check_vector_dim(settings: Settings) -> None:
         )
 
 
-@asynccontextmanager
-async def open_runtime(settings: Settings, http: HttpServer | None = None) -> AsyncIterator[Runtime]:
-    """Open the stores, start the supervision tree (with ``http`` as its last child), and on exit
-    shut the tree down in reverse order before the stores close."""
-    check_vector_dim(settings)
-    admin_token = load_or_create_admin_token(settings)
-    async with open_stores(settings) as stores, open_redis(settings) as redis:
+@dataclass
+class LiveDelivery:
+    """Who is online here, and how pushes reach them: the sessions subtree and its directory, the
+    presence actor, the event bus and the presence store (with their Redis children, if any)."""
+
+    sessions: Supervisor
+    directory: SessionDirectory
+    streams: TimelineStreams
+    """The durable streams as sessions replay them (and timelines read them)."""
+    bus: EventBus
+    presence: PresenceStore
+    presence_spec: ChildSpec
+    children: list[ChildSpec]
+    """The bus's and presence's own children (Redis only)."""
+
+    @classmethod
+    def build(cls, settings: Settings, stores: Stores, redis: RedisClient | None) -> LiveDelivery:
         sessions = Supervisor("sessions", intensity=100, period_s=10.0)
-        sockets = SocketRegistry(settings)
-        streams = TimelineStreams(stores.timeline, stores.social)
         presence_ref: ActorRef[PresenceActor] = ActorRef("presence", settings.presence_mailbox)
+        streams = TimelineStreams(stores.timeline, stores.social)
         directory = SessionDirectory(
             sessions,
             mailbox=settings.session_mailbox,
@@ -164,7 +173,7 @@ async def open_runtime(settings: Settings, http: HttpServer | None = None) -> As
             streams=streams,
             on_presence=lambda user_id: presence_ref.try_tell(PresenceChanged(user_id)),
         )
-        bus, presence, live_children = live_delivery(settings, redis, directory)
+        bus, presence, children = live_delivery(settings, redis, directory)
         presence_spec, _ = actor_spec(
             "presence",
             lambda: PresenceActor(
@@ -172,54 +181,87 @@ async def open_runtime(settings: Settings, http: HttpServer | None = None) -> As
             ),
             ref=presence_ref,
         )
-        content = ContentServices.build(settings, stores, bus)
-        feed = FeedRouter(
-            settings.feed_actors,
+        return cls(sessions, directory, streams, bus, presence, presence_spec, children)
+
+
+def build_feed(settings: Settings, stores: Stores, live: LiveDelivery, content: ContentServices) -> FeedRouter:
+    return FeedRouter(
+        settings.feed_actors,
+        social=stores.social,
+        timeline=stores.timeline,
+        ledger=stores.fanout,
+        sessions=live.directory,
+        bus=live.bus,
+        write_limit=settings.fanout_write_limit,
+        mailbox=settings.feed_mailbox,
+        # Indexing waits for live delivery: inference must not compete with a fan-out.
+        after_fan_out=lambda post: content.index_ref.try_tell(IndexPost(post.id)),
+    )
+
+
+def build_services(
+    settings: Settings, stores: Stores, live: LiveDelivery, content: ContentServices, feed: FeedRouter
+) -> Services:
+    """The domain services, as the edges reach them."""
+    return Services(
+        settings=settings,
+        accounts=Accounts(stores.users, settings),
+        sessions=live.directory,
+        sockets=SocketRegistry(settings),
+        social=SocialService(
+            users=stores.users,
             social=stores.social,
             timeline=stores.timeline,
-            ledger=stores.fanout,
-            sessions=directory,
-            bus=bus,
-            write_limit=settings.fanout_write_limit,
-            mailbox=settings.feed_mailbox,
-            # Indexing waits for live delivery: inference must not compete with a fan-out.
-            after_fan_out=lambda post: content.index_ref.try_tell(IndexPost(post.id)),
-        )
-        services = Services(
-            settings=settings,
-            accounts=Accounts(stores.users, settings),
-            sessions=directory,
-            sockets=sockets,
-            social=SocialService(
-                users=stores.users,
-                social=stores.social,
-                timeline=stores.timeline,
-                streams=streams,
-                bus=bus,
-                feed=feed,
-                presence=presence,
-                intelligence=content.intelligence,
-                fanout_write_limit=settings.fanout_write_limit,
-            ),
-            presence=presence,
-            messaging=MessagingService(
-                stores.messages, stores.social, stores.timeline, bus, content.intelligence
-            ),
+            streams=live.streams,
+            bus=live.bus,
+            feed=feed,
+            presence=live.presence,
             intelligence=content.intelligence,
-        )
-        media = content.media
+            fanout_write_limit=settings.fanout_write_limit,
+        ),
+        presence=live.presence,
+        messaging=MessagingService(
+            stores.messages, stores.social, stores.timeline, live.bus, content.intelligence
+        ),
+        intelligence=content.intelligence,
+    )
+
+
+def tree_children(
+    settings: Settings,
+    live: LiveDelivery,
+    content: ContentServices,
+    feed: FeedRouter,
+    services: Services,
+    probe: LoopLagProbe,
+) -> list[ChildSpec]:
+    """The root's children in start order (they stop in reverse: see the module docstring)."""
+    return [
+        ChildSpec("loop-probe", probe.run),
+        live.presence_spec,
+        content.embedder.child_spec(),
+        content.index_spec,
+        live.sessions.child_spec(shutdown_s=settings.shutdown_drain_s),
+        Supervisor("feed", feed.specs).child_spec(shutdown_s=settings.shutdown_drain_s),
+        content.media.child_spec(),
+        ChildSpec("heartbeats", services.sockets.run_sweeper),
+        *live.children,
+    ]
+
+
+@asynccontextmanager
+async def open_runtime(settings: Settings, http: HttpServer | None = None) -> AsyncIterator[Runtime]:
+    """Open the stores, start the supervision tree (with ``http`` as its last child), and on exit
+    shut the tree down in reverse order before the stores close."""
+    check_vector_dim(settings)
+    admin_token = load_or_create_admin_token(settings)
+    async with open_stores(settings) as stores, open_redis(settings) as redis:
+        live = LiveDelivery.build(settings, stores, redis)
+        content = ContentServices.build(settings, stores, live.bus)
+        feed = build_feed(settings, stores, live, content)
+        services = build_services(settings, stores, live, content, feed)
         probe = LoopLagProbe(settings.loop_lag_probe_s)
-        children = [
-            ChildSpec("loop-probe", probe.run),
-            presence_spec,
-            content.embedder.child_spec(),
-            content.index_spec,
-            sessions.child_spec(shutdown_s=settings.shutdown_drain_s),
-            Supervisor("feed", feed.specs).child_spec(shutdown_s=settings.shutdown_drain_s),
-            media.child_spec(),
-            ChildSpec("heartbeats", sockets.run_sweeper),
-            *live_children,
-        ]
+        children = tree_children(settings, live, content, feed, services, probe)
         if http is not None:
 
             async def run_http(ctx: ChildContext) -> None:
@@ -227,7 +269,7 @@ async def open_runtime(settings: Settings, http: HttpServer | None = None) -> As
 
             children.append(ChildSpec("http", run_http, shutdown_s=settings.shutdown_drain_s))
         root = Supervisor("viora", children, intensity=5, period_s=30.0)
-        runtime = Runtime(settings, stores, root, services, probe, admin_token, media=media, feed=feed)
+        runtime = Runtime(settings, stores, root, services, probe, admin_token, media=content.media, feed=feed)
         async with trio.open_nursery() as nursery:
             await nursery.start(root.run)
             try:

@@ -12,6 +12,7 @@ from hypercorn.config import Config
 from hypercorn.trio import serve as hypercorn_serve
 
 from edges.asgi import build_asgi
+from edges.asgi_types import from_framework, to_framework
 from edges.http.app import build_http_app
 from kernel.config import Settings
 from protocol.errors import CloseCode
@@ -36,7 +37,7 @@ def hypercorn_config(settings: Settings) -> Config:
 
 async def run_http(runtime: Runtime, ctx: ChildContext) -> None:
     """The ``http`` child: serves until asked to stop, then closes every socket with 1001."""
-    app = build_asgi(runtime, build_http_app(runtime))
+    app = to_framework(build_asgi(runtime, from_framework(build_http_app(runtime))))
 
     async def stopped() -> None:
         await ctx.stop_requested.wait()

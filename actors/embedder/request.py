@@ -40,6 +40,13 @@ class EmbedRequest:
             self.vector = vector
             self.done.set()
 
+    def result(self) -> np.ndarray:
+        """The vector of a request that is done; its error, raised, if it failed."""
+        if self.error is not None:
+            raise self.error
+        assert self.vector is not None, "result() of a request still waiting"
+        return self.vector
+
     def fail(self, error: BaseException) -> None:
         if not self.done.is_set():
             self.error = error

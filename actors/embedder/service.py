@@ -63,16 +63,16 @@ class EmbedderClient:
                 self._queue.submit(request)
                 requests.append(request)
             with trio.fail_after(self._timeout_s if timeout is None else timeout):
+                vectors = []
                 for request in requests:
                     await request.done.wait()
-                    if request.error is not None:
-                        raise request.error
+                    vectors.append(request.result())
         except trio.TooSlowError:
             raise TimedOut(f"no embedding within {timeout or self._timeout_s:g}s") from None
         finally:
             for request in requests:
                 request.abandoned = not request.done.is_set()
-        return np.stack([r.vector for r in requests])
+        return np.stack(vectors)
 
 
 class EmbedderService:

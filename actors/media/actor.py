@@ -88,7 +88,7 @@ class MediaActor(Actor):
         self._limits = limits
         self._cpu = cpu
         self._scratch = scratch
-        self._current: str | None = None
+        self._current: int | None = None
 
     async def handle(self, message: ProcessJob) -> Outcome:
         job = message.job

@@ -138,7 +138,7 @@ class _Transcode:
             self.height,
             "yuv420p",
         )
-        self.video_out.codec_context.time_base = video_in.time_base
+        self.video_out.codec_context.time_base = video_in.time_base or Fraction(1, 90_000)  # MPEG's clock
         self.video_out.codec_context.thread_count = 1
         self.audio_out: av.AudioStream | None = None
         if audio_in is not None:

@@ -159,7 +159,7 @@ class SessionActor(Actor):
                 return self._answer(message)
             case Push(stream, type_, body, None):
                 self._push(stream, type_, body)
-            case Push(stream, type_, body, seq, packed):
+            case Push(stream, type_, body, int() as seq, packed):
                 await self._push_numbered(stream, seq, type_, body, packed)
             case SignOut():
                 self._sign_out(message)

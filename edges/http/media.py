@@ -36,6 +36,7 @@ from quart import Response, jsonify, request
 from quart_trio import QuartTrio
 
 from actors.media.service import FILES_URL_PREFIX, MediaService
+from edges.asgi_types import ASGIApp, Receive, Scope, Send, from_framework
 from edges.http.errors import answer
 from kernel.errors import (
     BlobMissing,
@@ -50,10 +51,6 @@ from kernel.errors import (
 from services.accounts import Accounts
 from stores.media import MediaRecord
 
-Scope = dict[str, Any]
-Receive = Callable[[], Awaitable[dict[str, Any]]]
-Send = Callable[[dict[str, Any]], Awaitable[None]]
-ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 JsonAnswer = tuple[int, dict[str, Any], dict[str, str]]
 """Status, JSON body, extra headers: what a body-receiving route answers."""
 
@@ -259,7 +256,9 @@ def register_media_routes(app: QuartTrio, media: MediaService, accounts: Account
     app.add_url_rule("/media/uploads/<upload_id>", view_func=routes.upload_offset, methods=["GET", "HEAD"])
     app.add_url_rule("/media/<int:media_id>", view_func=routes.media_status, methods=["GET"])
     app.add_url_rule(f"{FILES_URL_PREFIX}/<key>", view_func=routes.media_file, methods=["GET", "HEAD"])
-    app.asgi_app = routes.in_front_of(app.asgi_app)  # type: ignore[method-assign]
+    # Quart's documented way to add ASGI middleware is to replace ``asgi_app``; its declared type
+    # is a bound method of Quart's own TypedDict signature, which no wrapper can match.
+    app.asgi_app = routes.in_front_of(from_framework(app.asgi_app))  # type: ignore[method-assign,assignment]
 
 
 def _file_headers(key: str) -> dict[str, str]:

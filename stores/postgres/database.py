@@ -96,7 +96,7 @@ class Database:
         except errors.UniqueViolation as exc:
             raise Conflict(exc.diag.constraint_name) from exc
         except errors.ForeignKeyViolation as exc:
-            raise NotFound(exc.diag.message_detail) from exc  # the statement named a missing row
+            raise NotFound("something this refers to does not exist") from exc  # a missing row was named
         except errors.CheckViolation as exc:
             raise Invalid(f"violates {exc.diag.constraint_name}") from exc
         except psycopg.OperationalError as exc:  # includes PoolTimeout

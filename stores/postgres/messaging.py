@@ -93,7 +93,7 @@ class PostgresMessageStore:
                     (conversation_ids,),
                 )
             }
-            unread = dict(
+            unread: dict[int, int] = dict(
                 conn.execute(
                     "SELECT m.conversation_id, count(*) FROM messages m JOIN conversation_members me"
                     " ON me.conversation_id = m.conversation_id AND me.user_id = %s"

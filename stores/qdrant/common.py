@@ -23,6 +23,12 @@ class Match:
     key: str
     values: tuple[int | str, ...]
 
+    def typed_values(self) -> list[int] | list[str]:
+        """The values as Qdrant's ``MatchAny`` takes them: all integers or all strings."""
+        if all(isinstance(v, int) for v in self.values):
+            return [int(v) for v in self.values]
+        return [str(v) for v in self.values]
+
 
 @dataclass(frozen=True)
 class Range:

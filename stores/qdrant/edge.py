@@ -56,12 +56,12 @@ class EdgeVectorStore:
 
     async def delete_for_post(self, post_id: int) -> None:
         await self._update(
-            qe.UpdateOperation.delete_points_by_filter(_filter([Match("post_id", (post_id,))]))
+            qe.UpdateOperation.delete_points_by_filter(_must(Match("post_id", (post_id,))))
         )
 
     async def delete_for_media(self, media_id: int) -> None:
         await self._update(
-            qe.UpdateOperation.delete_points_by_filter(_filter([Match("media_id", (media_id,))]))
+            qe.UpdateOperation.delete_points_by_filter(_must(Match("media_id", (media_id,))))
         )
 
     async def search(
@@ -90,7 +90,7 @@ class EdgeVectorStore:
         records = await self._blocking.run(
             self._shard.retrieve, list(ids), with_payload=False, with_vector=True
         )
-        return {str(r.id): list(r.vector) for r in records}
+        return {str(r.id): _dense(r.vector) for r in records}
 
     async def count(self) -> int:
         return await self._blocking.run(self._shard.count, qe.CountRequest(exact=True))
@@ -106,7 +106,7 @@ class EdgeVectorStore:
             with_payload=True,
         )
         found = await self._blocking.run(self._shard.query, request)
-        return [Hit(str(p.id), p.score, VectorPayload.from_dict(p.payload)) for p in found]
+        return [Hit(str(p.id), p.score, VectorPayload.from_dict(p.payload or {})) for p in found]
 
     async def _update(self, operation: qe.UpdateOperation) -> None:
         await self._blocking.run(self._shard.update, operation)
@@ -118,10 +118,21 @@ def _filter(must: Sequence[Clause], must_not: Sequence[Clause] = ()) -> qe.Filte
     return qe.Filter(must=[_condition(c) for c in must], must_not=[_condition(c) for c in must_not])
 
 
+def _must(clause: Clause) -> qe.Filter:
+    return qe.Filter(must=[_condition(clause)])
+
+
+def _dense(vector: object) -> list[float]:
+    """A stored point's vector (ours are single dense vectors, never named or sparse ones)."""
+    if not isinstance(vector, list):
+        raise TypeError(f"expected a dense vector, got {type(vector).__name__}")
+    return [float(x) for x in vector]
+
+
 def _condition(clause: Clause) -> qe.FieldCondition:
     if isinstance(clause, Range):
         return qe.FieldCondition(clause.key, range=qe.RangeFloat(gte=clause.gte, lt=clause.lt))
-    return qe.FieldCondition(clause.key, match=qe.MatchAny(list(clause.values)))
+    return qe.FieldCondition(clause.key, match=qe.MatchAny(clause.typed_values()))
 
 
 def _open_shard(path: Path, dim: int) -> qe.EdgeShard:

@@ -107,7 +107,7 @@ class ClientVectorStore:
         return [Hit(str(p.id), p.score, VectorPayload.from_dict(p.payload)) for p in response.points]
 
     async def _delete(self, clause: Clause) -> None:
-        selector = models.FilterSelector(filter=_filter([clause]))
+        selector = models.FilterSelector(filter=models.Filter(must=[_condition(clause)]))
         await self._call("delete", points_selector=selector, wait=True)
 
     async def _call(self, method: str, **kwargs: Any) -> Any:
@@ -123,7 +123,7 @@ def _filter(must: Sequence[Clause], must_not: Sequence[Clause] = ()) -> models.F
 def _condition(clause: Clause) -> models.FieldCondition:
     if isinstance(clause, Range):
         return models.FieldCondition(key=clause.key, range=models.Range(gte=clause.gte, lt=clause.lt))
-    return models.FieldCondition(key=clause.key, match=models.MatchAny(any=list(clause.values)))
+    return models.FieldCondition(key=clause.key, match=models.MatchAny(any=clause.typed_values()))
 
 
 def ensure_collection(client: QdrantClient, collection: str, dim: int) -> None:

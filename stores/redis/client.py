@@ -80,7 +80,9 @@ class RedisClient:
             protocol=2,
             client_name=name,
         )
-        return pool.make_connection()
+        connection = pool.make_connection()
+        assert isinstance(connection, AbstractConnection)
+        return connection
 
     def close(self) -> None:
         self.sync.close()

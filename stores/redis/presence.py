@@ -86,7 +86,7 @@ class RedisPresence:
 
     async def went_offline(self, user_id: int) -> None:
         keys = [self._user(user_id), self._node_users(self.node), self._last_seen]
-        args = [self.node, user_id, time.time()]
+        args: list[str | int | float] = [self.node, user_id, time.time()]
         await self._client.run(lambda r: self._went_offline(keys=keys, args=args, client=r))
 
     async def status(self, user_ids: list[int]) -> dict[int, PresenceStatus]:
@@ -153,7 +153,7 @@ class RedisPresence:
         r.zadd(self._nodes, {self.node: now + self._ttl_s})
         dead = r.zrangebyscore(self._nodes, "-inf", now - PRUNE_AFTER_TTLS * self._ttl_s)
         for node in dead:
-            self._forget(r, node.decode())
+            self._forget(r, node.decode() if isinstance(node, bytes) else str(node))
         return len(dead)
 
     def _forget(self, r: redis.Redis, node: str) -> None:
