@@ -289,10 +289,6 @@ class Supervisor:
                 self._children.remove(child)
                 raise ChildStartError(f"{child.path} failed to start: {error!r}") from error
 
-    def has_child(self, name: str) -> bool:
-        """Whether a child of that name is running now."""
-        return any(c.spec.name == name and c.running for c in self._children)
-
     def knows_child(self, name: str) -> bool:
         """Whether a child of that name is running, or awaiting its restart (decision or backoff).
 

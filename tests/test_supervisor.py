@@ -316,7 +316,7 @@ async def test_dynamic_children_come_and_go() -> None:
         await nursery.start(sup.run)
         worker = Worker("user-1", journal)
         await sup.start_child(worker.spec(RestartType.TRANSIENT))
-        assert sup.has_child("user-1")
+        assert sup.knows_child("user-1")
         with pytest.raises(ValueError, match="already has"):
             await sup.start_child(worker.spec())
         await worker.order("exit")  # a transient child ending normally is forgotten
