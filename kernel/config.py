@@ -56,6 +56,8 @@ class Settings:
     kdf_threads: int = 1
     """Password hashes computed at once (argon2: one core and 64 MiB each). Raise it on machines
     with cores to spare for bursts of log-ins."""
+    kdf_queue: int = 32
+    """Sign-ins and sign-ups waiting for a password hash at most; beyond it they get ``busy`` at once."""
     login_failures_limit: int = 10
     """Failed log-ins per username within ``login_failures_window_s`` before log-ins are refused."""
     login_failures_window_s: float = 300.0
@@ -73,6 +75,9 @@ class Settings:
     """A peer silent for this long is considered dead and its socket is closed."""
     outbox_capacity: int = 256
     """Frames queued towards one socket; a client that falls further behind is disconnected."""
+    outbox_max_bytes: int = 8 * 1024 * 1024
+    """Bytes queued towards one socket at most (a full ``stream.resume`` page of large posts fits);
+    a client that lets more pile up is disconnected at once and resumes later."""
     request_timeout_s: float = 10.0
 
     # --- actors ------------------------------------------------------------------------

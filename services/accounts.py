@@ -14,7 +14,9 @@ import hashlib
 import secrets
 import time
 from collections import OrderedDict, deque
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
 import trio
 from argon2 import PasswordHasher
@@ -23,6 +25,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from kernel.config import Settings
 from kernel.errors import (
     AuthFailed,
+    Busy,
     Conflict,
     Invalid,
     RateLimited,
@@ -32,6 +35,8 @@ from kernel.errors import (
     UsernameTaken,
 )
 from stores.users import User, UserStore, normalize_username
+
+T = TypeVar("T")
 
 # argon2id with RFC 9106's low-memory parameters (t=3, m=64 MiB) but a single lane: p=4 would
 # run four threads per hash, and a burst of log-ins would then starve the event loop of CPU on
@@ -59,8 +64,11 @@ def hash_token(token: str) -> bytes:
 class LoginThrottle:
     """Refuses log-ins to a username after too many recent failures (online password guessing).
 
-    Per-connection rate limits don't stop a guesser with many connections; this does. Memory is
-    bounded: at most ``MAX_TRACKED`` usernames are tracked, the least recently failed dropped first.
+    Per-connection rate limits don't stop a guesser with many connections; this does. Attempts
+    still being verified count as failures until they end: the KDF takes ~100 ms, and a guesser
+    who sends 50 attempts at once must not have all 50 evaluated before the first failure is
+    recorded. Memory is bounded: at most ``MAX_TRACKED`` usernames are tracked, the least recently
+    failed dropped first.
     """
 
     MAX_TRACKED = 100_000
@@ -69,12 +77,27 @@ class LoginThrottle:
         self._limit = limit
         self._window_s = window_s
         self._failures: OrderedDict[str, deque[float]] = OrderedDict()
+        self._in_flight: dict[str, int] = {}
 
-    def check(self, username: str, now: float) -> None:
+    def begin(self, username: str, now: float) -> None:
+        """Admit one attempt (counted as in flight until :meth:`end`), or refuse it."""
         recent = self._recent(username, now)
-        if len(recent) >= self._limit:
-            retry_after = recent[0] + self._window_s - now
-            raise RateLimited("too many failed log-ins for this account", retry_after)
+        in_flight = self._in_flight.get(username, 0)
+        if len(recent) + in_flight >= self._limit:
+            retry_after = recent[0] + self._window_s - now if recent else 1.0
+            raise RateLimited("too many failed log-ins for this account", max(0.0, retry_after))
+        self._in_flight[username] = in_flight + 1
+
+    def end(self, username: str, now: float, *, failed: bool | None) -> None:
+        """The attempt is over: ``failed`` True for a wrong password, False for a success (which
+        forgets the account's failures), None when it ended for another reason (an outage…)."""
+        left = self._in_flight.pop(username, 1) - 1
+        if left:
+            self._in_flight[username] = left
+        if failed:
+            self.failed(username, now)
+        elif failed is False:
+            self.succeeded(username)
 
     def failed(self, username: str, now: float) -> None:
         recent = self._recent(username, now)
@@ -113,7 +136,7 @@ class Accounts:
             name = normalize_username(username)
         except ValueError:
             raise Invalid("username: 3-32 characters of a-z, 0-9 and _") from None
-        password_hash = await trio.to_thread.run_sync(self._hasher.hash, password, limiter=self._kdf)
+        password_hash = await self._run_kdf(self._hasher.hash, password)
         try:
             user = await self._users.create_user(name, display_name or name, password_hash)
         except Conflict as taken:
@@ -122,15 +145,25 @@ class Accounts:
 
     async def login(self, username: str, password: str) -> SignedIn:
         name = username.lower()
-        self._throttle.check(name, trio.current_time())
-        user = await self._users.get_user_by_username(name)
-        stored = user.password_hash if user is not None else await self._decoy()
-        verified = await trio.to_thread.run_sync(self._verify, stored, password, limiter=self._kdf)
-        if not verified or user is None:
-            self._throttle.failed(name, trio.current_time())
+        self._throttle.begin(name, trio.current_time())
+        failed: bool | None = None
+        try:
+            user = await self._users.get_user_by_username(name)
+            stored = user.password_hash if user is not None else await self._decoy()
+            verified = await self._run_kdf(self._verify, stored, password)
+            failed = not verified or user is None
+        finally:
+            self._throttle.end(name, trio.current_time(), failed=failed)
+        if failed or user is None:
             raise AuthFailed("wrong username or password")
-        self._throttle.succeeded(name)
         return await self._issue_token(user)
+
+    async def _run_kdf(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run a password hash in a worker thread, or refuse at once when too many wait for one:
+        a few sockets looping sign-in must not make everyone's sign-in wait behind them."""
+        if self._kdf.statistics().tasks_waiting >= self._settings.kdf_queue:
+            raise Busy("sign-in is busy; retry in a moment")
+        return await trio.to_thread.run_sync(fn, *args, limiter=self._kdf)
 
     async def resume(self, token: str) -> SignedIn:
         token_hash = hash_token(token)
@@ -162,7 +195,7 @@ class Accounts:
     async def _decoy(self) -> str:
         if self._decoy_hash is None:
             secret = secrets.token_urlsafe(16)
-            self._decoy_hash = await trio.to_thread.run_sync(self._hasher.hash, secret, limiter=self._kdf)
+            self._decoy_hash = await self._run_kdf(self._hasher.hash, secret)
         return self._decoy_hash
 
     def _verify(self, stored_hash: str, password: str) -> bool:

@@ -6,10 +6,12 @@ from typing import Any
 
 import psycopg
 import pytest
+import trio
 from live import PASSWORD
 
 from kernel.config import Settings
-from services.accounts import hash_token
+from kernel.errors import AuthFailed, Busy
+from services.accounts import Accounts, hash_token
 from viora.client import ServerError
 
 
@@ -124,3 +126,50 @@ async def test_a_lost_database_gives_unavailable_and_the_socket_survives(signup:
         server.stores.db._pool.close()  # the database goes away under a live server
         await expect_error("unavailable", client.request("auth.logout"))
         assert await client.request("echo", {"data": "ok"}) == {"data": "ok"}
+
+
+async def test_parallel_guesses_are_throttled_while_in_flight(
+    signup: Any, connect: Any, server_settings: Settings
+) -> None:
+    """Fifty wrong passwords at once on fifty sockets: attempts still being verified count, so no
+    more than the limit are ever evaluated."""
+    outcomes: list[str] = []
+
+    async def guess(n: int) -> None:
+        async with connect() as guesser:
+            try:
+                await guesser.request("auth.login", {"username": "parallel_target", "password": f"guess{n:04}"})
+            except ServerError as error:
+                outcomes.append(error.code)
+
+    async with signup("parallel_target"), trio.open_nursery() as nursery:
+        for n in range(50):
+            nursery.start_soon(guess, n)
+    assert len(outcomes) == 50
+    assert outcomes.count("auth_failed") <= server_settings.login_failures_limit
+    assert outcomes.count("auth_failed") + outcomes.count("rate_limited") + outcomes.count("busy") == 50
+
+
+class NoUsers:
+    """A user store with nobody in it: every log-in verifies against the decoy hash."""
+
+    async def get_user_by_username(self, username: str) -> None:
+        return None
+
+
+async def test_the_password_hash_queue_is_bounded_and_answers_busy() -> None:
+    accounts = Accounts(NoUsers(), Settings(kdf_threads=1, kdf_queue=2))  # type: ignore[arg-type]
+    outcomes: list[str] = []
+
+    async def attempt(n: int) -> None:
+        try:
+            await accounts.login(f"nobody{n}", "wrong password")
+        except (AuthFailed, Busy) as error:
+            outcomes.append(type(error).__name__)
+
+    async with trio.open_nursery() as nursery:
+        for n in range(8):
+            nursery.start_soon(attempt, n)
+    assert len(outcomes) == 8
+    assert 1 <= outcomes.count("AuthFailed") <= 4  # one hashing, two waiting (plus the decoy's own hash)
+    assert outcomes.count("Busy") >= 4

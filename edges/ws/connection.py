@@ -54,6 +54,10 @@ class Connection:
         self.frames_in = 0
         self.frames_out = 0
         self._outbox_send, self._outbox_receive = trio.open_memory_channel[bytes](settings.outbox_capacity)
+        self._outbox_bytes = 0
+        """Bytes queued and not yet handed to the transport: the budget that bounds a socket's memory."""
+        self._outbox_max_bytes = settings.outbox_max_bytes
+        self._shed = False
         self._scope = trio.CancelScope()
         self._reading = trio.CancelScope()
         self._close: tuple[CloseCode, str] | None = None
@@ -62,13 +66,32 @@ class Connection:
     # ----------------------------------------------------------------- used by others
 
     def send_frame(self, frame: bytes) -> None:
-        """Queue a frame without waiting; a client too far behind is disconnected."""
+        """Queue a frame without waiting; a client too far behind is shed at once.
+
+        Too far behind is more frames than the outbox holds, or more bytes than its budget: a few
+        large posts weigh as much as thousands of small ones. A shed socket leaves its session
+        right away, so no more pushes pile up for it while it stays silent; its client resumes
+        the streams later and misses nothing.
+        """
+        if self._shed:
+            return
+        if self._outbox_bytes + len(frame) > self._outbox_max_bytes:
+            self._shed_slow_consumer()
+            return
         try:
             self._outbox_send.send_nowait(frame)
         except trio.WouldBlock:
-            self.close(CloseCode.SLOW_CONSUMER, "outbox full: read faster, then resume", flush=False)
+            self._shed_slow_consumer()
+            return
         except (trio.ClosedResourceError, trio.BrokenResourceError):
-            pass  # already closing
+            return  # already closing
+        self._outbox_bytes += len(frame)
+
+    def _shed_slow_consumer(self) -> None:
+        self._shed = True
+        if self.user_id is not None:
+            self.services.sessions.detach(self.user_id, self)
+        self.close(CloseCode.SLOW_CONSUMER, "outbox full: read faster, then resume", flush=False)
 
     def close(self, code: CloseCode, reason: str, *, flush: bool = True) -> None:
         """Close with ``code``; safe from any task, any number of times.
@@ -172,4 +195,5 @@ class Connection:
         async with self._outbox_receive:
             async for frame in self._outbox_receive:
                 await self.transport.send(frame)
+                self._outbox_bytes -= len(frame)
                 self.frames_out += 1

@@ -1,0 +1,65 @@
+"""A socket's limits, on the connection alone (no server): a client that stops reading is shed at
+once when its outbox's byte budget runs out, and leaves its session at that moment."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+from typing import Any
+
+import trio
+import trio.testing
+
+from edges.ws.connection import Connection
+from edges.ws.handlers import HANDLERS
+from edges.ws.sockets import SocketRegistry
+from kernel.config import Settings
+from protocol.errors import CloseCode
+
+
+class SilentPeer:
+    """A client that never sends and never reads: every send blocks, as on a full TCP window."""
+
+    def __init__(self) -> None:
+        self.sent = 0
+        self.closed: tuple[int, str] | None = None
+
+    async def receive(self) -> bytes | str | None:
+        await trio.sleep_forever()
+        return None
+
+    async def send(self, data: bytes) -> None:
+        self.sent += 1
+        await trio.sleep_forever()
+
+    async def close(self, code: int, reason: str) -> None:
+        self.closed = (code, reason)
+
+
+class Sessions:
+    def __init__(self) -> None:
+        self.detached: list[tuple[int, Any]] = []
+
+    def detach(self, user_id: int, socket: Any) -> None:
+        self.detached.append((user_id, socket))
+
+
+async def test_a_silent_client_is_shed_when_its_byte_budget_runs_out(autojump_clock: Any) -> None:
+    settings = Settings(outbox_capacity=10_000, outbox_max_bytes=64 * 1024)
+    sessions = Sessions()
+    services = SimpleNamespace(settings=settings, sockets=SocketRegistry(settings), sessions=sessions)
+    peer = SilentPeer()
+    conn = Connection(peer, services, HANDLERS)  # type: ignore[arg-type]
+    conn.user_id = 7
+    post = b"x" * 20_000
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(conn.serve)
+        await trio.testing.wait_all_tasks_blocked()
+        for _ in range(3):  # 60 kB: within the budget (the first is stuck in the transport)
+            conn.send_frame(post)
+        assert sessions.detached == []
+        shed_at = trio.current_time()
+        conn.send_frame(post)  # 80 kB > 64 kB: shed now, not when the client reads again
+        assert sessions.detached == [(7, conn)], "left its session at once"
+        conn.send_frame(post)  # later pushes are dropped, not queued
+    assert trio.current_time() - shed_at <= 1.0, "the socket closed within a second"
+    assert peer.closed is not None and peer.closed[0] == CloseCode.SLOW_CONSUMER
