@@ -73,6 +73,9 @@ class Settings:
     heartbeat_interval_s: float = 20.0
     heartbeat_timeout_s: float = 60.0
     """A peer silent for this long is considered dead and its socket is closed."""
+    sign_in_deadline_s: float = 60.0
+    """A socket that has not signed in this long after connecting is closed (4005): anonymous
+    sockets cost memory and a heartbeat each, and the only thing they can do is sign in."""
     outbox_capacity: int = 256
     """Frames queued towards one socket; a client that falls further behind is disconnected."""
     outbox_max_bytes: int = 8 * 1024 * 1024

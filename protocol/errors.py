@@ -66,10 +66,12 @@ class CloseCode(enum.IntEnum):
     NORMAL = 1000, "Normal closure."
     GOING_AWAY = 1001, "The server is shutting down."
     HEARTBEAT_TIMEOUT = 4000, "The peer stayed silent past the heartbeat timeout."
-    SIGNED_OUT = 4001, "The socket's token was revoked or its user logged out."
+    SIGNED_OUT = 4001, "The socket's token was revoked or expired, or its user logged out."
     TOO_MANY_MALFORMED = 4002, "Too many malformed frames within the malformed-frame window."
     SLOW_CONSUMER = 4003, "The client fell too far behind reading outbound frames."
     RATE_ABUSE = 4004, "The client kept sending after being rate limited."
+    SIGN_IN_TIMEOUT = 4005, "The socket did not sign in within the sign-in deadline."
+    TRY_AGAIN_LATER = 1013, "Too many sockets from this address (or the server is overloaded); retry later."
 
 
 class ProtocolError(Exception):

@@ -63,3 +63,36 @@ async def test_a_silent_client_is_shed_when_its_byte_budget_runs_out(autojump_cl
         conn.send_frame(post)  # later pushes are dropped, not queued
     assert trio.current_time() - shed_at <= 1.0, "the socket closed within a second"
     assert peer.closed is not None and peer.closed[0] == CloseCode.SLOW_CONSUMER
+
+
+class Quiet:
+    """A socket as the sweeper sees it."""
+
+    def __init__(self, opened_at: float, user_id: int | None = None, expires_at: float | None = None) -> None:
+        self.last_seen = self.opened_at = opened_at
+        self.user_id = user_id
+        self.expires_at = expires_at
+        self.frames_in = self.frames_out = 0
+        self.closed: CloseCode | None = None
+        self.frames: list[bytes] = []
+
+    def send_frame(self, frame: bytes) -> None:
+        self.frames.append(frame)
+
+    def close(self, code: CloseCode, reason: str) -> None:
+        self.closed = code
+
+
+def test_the_sweep_closes_anonymous_sockets_past_the_deadline_and_expired_tokens() -> None:
+    settings = Settings(sign_in_deadline_s=60.0, heartbeat_interval_s=20.0, heartbeat_timeout_s=90.0)
+    registry = SocketRegistry(settings)
+    lingering, newcomer = Quiet(opened_at=0.0), Quiet(opened_at=50.0)
+    expired, valid = Quiet(0.0, user_id=1, expires_at=999.0), Quiet(0.0, user_id=2, expires_at=2000.0)
+    for socket in (lingering, newcomer, expired, valid):
+        socket.last_seen = 65.0  # all of them answer pings
+        registry.add(socket)
+    registry.sweep(now=70.0, wall_now=1000.0)
+    assert lingering.closed is CloseCode.SIGN_IN_TIMEOUT
+    assert newcomer.closed is None
+    assert expired.closed is CloseCode.SIGNED_OUT
+    assert valid.closed is None

@@ -50,7 +50,8 @@ class Connection:
         self.username: str | None = None
         self.token_hash: bytes | None = None
         self.cursors: dict[str, int] = {}
-        self.last_seen = trio.current_time()
+        self.last_seen = self.opened_at = trio.current_time()
+        self.expires_at: float | None = None
         self.frames_in = 0
         self.frames_out = 0
         self._outbox_send, self._outbox_receive = trio.open_memory_channel[bytes](settings.outbox_capacity)
@@ -109,12 +110,13 @@ class Connection:
         self.user_id = signed.user.id
         self.username = signed.user.username
         self.token_hash = signed.token_hash
+        self.expires_at = signed.expires_at
         await self.services.sessions.attach(signed.user.id, signed.user.username, self)
 
     async def sign_out(self) -> None:
         if self.user_id is not None:
             self.services.sessions.detach(self.user_id, self)
-        self.user_id = self.username = self.token_hash = None
+        self.user_id = self.username = self.token_hash = self.expires_at = None
         self.cursors.clear()
 
     # ----------------------------------------------------------------- the socket's life

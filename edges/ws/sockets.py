@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from typing import Protocol
 
 import trio
@@ -16,6 +17,10 @@ class LiveSocket(Protocol):
     """What the registry needs of a socket (``edges.ws.connection.Connection`` is one)."""
 
     last_seen: float
+    opened_at: float
+    user_id: int | None
+    expires_at: float | None
+    """When the socket's token stops working (Unix time); None while it is not signed in."""
     frames_in: int
     frames_out: int
 
@@ -35,6 +40,8 @@ class SocketRegistry:
         self._settings = settings
         self._sockets: set[LiveSocket] = set()
         self.closed_dead = 0
+        self.closed_anonymous = 0
+        self.closed_expired = 0
         self._closed_frames_in = 0
         self._closed_frames_out = 0
 
@@ -64,23 +71,41 @@ class SocketRegistry:
         for conn in list(self._sockets):
             conn.close(code, reason)
 
-    def sweep(self, now: float) -> None:
+    def sweep(self, now: float, wall_now: float) -> None:
+        """Close what must not stay open — silent peers, sockets that never signed in, sockets
+        whose token expired while they were open — and ping the quiet ones.
+
+        ``now`` is Trio's clock (liveness), ``wall_now`` Unix time (token expiry is stored so).
+        """
         ping = encode_ping()
         for conn in list(self._sockets):
             silent = now - conn.last_seen
             if silent >= self._settings.heartbeat_timeout_s:
                 self.closed_dead += 1
                 conn.close(CloseCode.HEARTBEAT_TIMEOUT, "no frames from the client in time")
+            elif conn.user_id is None and now - conn.opened_at >= self._settings.sign_in_deadline_s:
+                self.closed_anonymous += 1
+                conn.close(CloseCode.SIGN_IN_TIMEOUT, "sign in sooner after connecting")
+            elif conn.expires_at is not None and conn.expires_at <= wall_now:
+                self.closed_expired += 1
+                conn.close(CloseCode.SIGNED_OUT, "the session token expired; sign in again")
             elif silent >= self._settings.heartbeat_interval_s:
                 conn.send_frame(ping)
 
     async def run_sweeper(self, ctx: ChildContext) -> None:
         """Supervised child body: sweep every half interval until asked to stop."""
-        ctx.expose(lambda: {"sockets": len(self._sockets), "closed_dead": self.closed_dead})
+        ctx.expose(
+            lambda: {
+                "sockets": len(self._sockets),
+                "closed_dead": self.closed_dead,
+                "closed_anonymous": self.closed_anonymous,
+                "closed_expired": self.closed_expired,
+            }
+        )
         ctx.started()
         await ctx.run_until_stopped(self._sweep_forever)
 
     async def _sweep_forever(self) -> None:
         while True:
             await trio.sleep(self._settings.heartbeat_interval_s / 2)
-            self.sweep(trio.current_time())
+            self.sweep(trio.current_time(), time.time())
