@@ -58,6 +58,7 @@ async def test_index_is_served_for_the_root_and_client_routes(built: Runtime) ->
         assert reply.headers["content-type"].startswith("text/html")
         assert reply.headers["cache-control"] == "no-cache" and "expires" not in reply.headers
         assert "default-src 'self'" in reply.headers["content-security-policy"]
+        assert "connect-src 'self';" in reply.headers["content-security-policy"], "no other host"
 
 
 async def test_hashed_assets_are_immutable_and_other_files_revalidated(built: Runtime) -> None:
@@ -105,6 +106,7 @@ async def test_without_a_build_the_root_says_how_to_build_it(
             reply = await get(runtime, path)
             assert reply.status == 503
             assert "npm run build" in reply.body.decode() and "./scripts/serve" in reply.body.decode()
+            assert "default-src 'self'" in reply.headers["content-security-policy"], "every HTML answer"
         assert (await get(runtime, "/healthz")).status == 200
 
 

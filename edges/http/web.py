@@ -16,9 +16,11 @@ WEB_ASSETS = "assets"
 IMMUTABLE = "public, max-age=31536000, immutable"
 RESERVED_PREFIXES = frozenset({"ws", "media", "admin", "healthz", "readyz", "metrics"})
 """First path segments that belong to the server: an unknown path under them is a 404, not the app."""
+# ``connect-src 'self'`` covers the app's own websocket (CSP 3: 'self' matches ws:/wss: of the
+# same host) and nothing else: an injected script could not send data to another host.
 CONTENT_SECURITY_POLICY = (
     "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
-    "img-src 'self' data: blob:; media-src 'self' blob:; connect-src 'self' ws: wss:; "
+    "img-src 'self' data: blob:; media-src 'self' blob:; connect-src 'self'; "
     "object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
 )
 NOT_BUILT = """<!doctype html>
@@ -52,8 +54,15 @@ def register_web_routes(app: QuartTrio, root: Path) -> None:
         else:
             response = await send_from_directory(root, "index.html")
             response.headers["Cache-Control"] = "no-cache"
-            response.headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
-            response.headers["Referrer-Policy"] = "same-origin"
-        response.headers["X-Content-Type-Options"] = "nosniff"
         response.headers.pop("Expires", None)  # Cache-Control says it all
+        return response
+
+    @app.after_request
+    async def security_headers(response: Response) -> Response:
+        """Every answer of this app — pages, files, errors, the not-built page — gets these; an
+        HTML one also the Content-Security-Policy, whichever route produced it."""
+        response.headers["X-Content-Type-Options"] = "nosniff"
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        if (response.content_type or "").startswith("text/html"):
+            response.headers["Content-Security-Policy"] = CONTENT_SECURITY_POLICY
         return response
