@@ -72,6 +72,8 @@ class PostgresSocialStore:
         avatar_media_id: int | None = None,
     ) -> Profile:
         def update(conn: psycopg.Connection) -> Profile:
+            if avatar_media_id is not None:
+                _require_attachable(conn, user_id, (avatar_media_id,), kinds=("image",))
             cur = conn.cursor(row_factory=class_row(Profile))
             row = cur.execute(
                 "UPDATE users SET display_name = coalesce(%s, display_name), bio = coalesce(%s, bio),"
@@ -80,7 +82,7 @@ class PostgresSocialStore:
             ).fetchone()
             return _found(row, f"user {user_id}")
 
-        return await self._db.query(update)
+        return await self._db.run(update)
 
     # --- graph -------------------------------------------------------------------------
     async def follow(self, follower_id: int, followee_id: int) -> bool:
@@ -219,6 +221,7 @@ class PostgresSocialStore:
         self, author_id: int, text: str, media_ids: tuple[int, ...], reply_to: int | None
     ) -> Post:
         def insert(conn: psycopg.Connection) -> Post:
+            _require_attachable(conn, author_id, media_ids, kinds=("image", "video"))
             row = conn.execute(
                 "WITH created AS ("
                 "  INSERT INTO posts (author_id, text, media_ids, reply_to)"
@@ -397,3 +400,31 @@ def _found(row: T | None, what: str) -> T:
     if row is None:
         raise NotFound(what)
     return row
+
+
+def _require_attachable(
+    conn: psycopg.Connection, owner_id: int, media_ids: Sequence[int], *, kinds: tuple[str, ...]
+) -> None:
+    """Media may be shown on a post or as an avatar only by its owner, and only once processed.
+
+    Someone else's upload is ``NotFound`` (ids are sequential: an attacker must not learn which
+    exist, let alone publish another user's unposted file). The rows are locked for share, so a
+    media item cannot change hands or state between this check and the insert that refers to it.
+    """
+    if len(set(media_ids)) != len(media_ids):
+        raise Invalid("a media item is attached twice")
+    if not media_ids:
+        return
+    rows = conn.execute(
+        "SELECT id, state, kind FROM media WHERE id = ANY(%s) AND owner_id = %s FOR SHARE",
+        (list(media_ids), owner_id),
+    ).fetchall()
+    found = {media_id: (state, kind) for media_id, state, kind in rows}
+    for media_id in media_ids:
+        if media_id not in found:
+            raise NotFound(f"you have no media {media_id}")
+        state, kind = found[media_id]
+        if state != "ready":
+            raise Invalid(f"media {media_id} is {state}: attach it once it is ready")
+        if kind not in kinds:
+            raise Invalid(f"media {media_id} is a {kind}; only {' or '.join(kinds)} here")

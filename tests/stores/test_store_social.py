@@ -5,10 +5,12 @@ from __future__ import annotations
 import uuid
 from collections.abc import Awaitable, Callable
 
+import psycopg
 import pytest
 import trio
 
-from kernel.errors import Blocked, Forbidden, NotFound
+from kernel.errors import Blocked, Forbidden, Invalid, NotFound
+from stores.postgres.database import Database
 from stores.postgres.social import PostgresSocialStore
 from stores.postgres.users import PostgresUserStore
 from stores.social import Profile
@@ -28,6 +30,24 @@ def new_users(user_store: PostgresUserStore) -> NewUsers:
     return create
 
 
+async def media_of(
+    db: Database, owner_id: int, n: int = 1, *, state: str = "ready", kind: str = "image"
+) -> list[int]:
+    """Media rows as the media pipeline leaves them (the pipeline itself is tested elsewhere)."""
+
+    def insert(conn: psycopg.Connection) -> list[int]:
+        return [
+            conn.execute(
+                "INSERT INTO media (owner_id, kind, original_key, original_bytes, state)"
+                " VALUES (%s, %s, %s, 1, %s) RETURNING id",
+                (owner_id, kind, uuid.uuid4().hex, state),
+            ).fetchone()[0]
+            for _ in range(n)
+        ]
+
+    return await db.run(insert)
+
+
 async def _profile(store: PostgresSocialStore, user_id: int) -> Profile:
     profile = await store.get_profile(user_id)
     assert profile is not None
@@ -35,9 +55,10 @@ async def _profile(store: PostgresSocialStore, user_id: int) -> Profile:
 
 
 async def test_profile_update_changes_only_given_fields(
-    social_store: PostgresSocialStore, new_users: NewUsers
+    social_store: PostgresSocialStore, new_users: NewUsers, db: Database
 ) -> None:
     (alice,) = await new_users(1)
+    (avatar,) = await media_of(db, alice)
     fresh = await _profile(social_store, alice)
     assert (fresh.bio, fresh.avatar_media_id, fresh.followers, fresh.following, fresh.posts) == (
         "",
@@ -47,10 +68,10 @@ async def test_profile_update_changes_only_given_fields(
         0,
     )
 
-    updated = await social_store.update_profile(alice, bio="hello", avatar_media_id=7)
-    assert (updated.display_name, updated.bio, updated.avatar_media_id) == ("Someone", "hello", 7)
+    updated = await social_store.update_profile(alice, bio="hello", avatar_media_id=avatar)
+    assert (updated.display_name, updated.bio, updated.avatar_media_id) == ("Someone", "hello", avatar)
     updated = await social_store.update_profile(alice, display_name="Alice")
-    assert (updated.display_name, updated.bio, updated.avatar_media_id) == ("Alice", "hello", 7)
+    assert (updated.display_name, updated.bio, updated.avatar_media_id) == ("Alice", "hello", avatar)
     assert await social_store.get_profile(alice) == updated
 
     with pytest.raises(ValueError):
@@ -179,13 +200,16 @@ async def test_big_accounts_followed(social_store: PostgresSocialStore, new_user
     assert await social_store.big_accounts_followed(fans[0], min_followers=4) == []
 
 
-async def test_posts_create_edit_delete(social_store: PostgresSocialStore, new_users: NewUsers) -> None:
+async def test_posts_create_edit_delete(
+    social_store: PostgresSocialStore, new_users: NewUsers, db: Database
+) -> None:
     alice, bob = await new_users(2)
-    post = await social_store.create_post(alice, "hello", (3, 4), None)
+    photos = tuple(await media_of(db, alice, 2))
+    post = await social_store.create_post(alice, "hello", photos, None)
     assert (post.author_id, post.text, post.media_ids, post.reply_to, post.edited_at) == (
         alice,
         "hello",
-        (3, 4),
+        photos,
         None,
         None,
     )
@@ -278,3 +302,24 @@ async def test_comments_thread_and_page(social_store: PostgresSocialStore, new_u
     assert await social_store.comments(post.id) == []
     with pytest.raises(NotFound):
         await social_store.add_comment(post.id, bob, "too late", None)
+
+
+async def test_only_the_owner_may_attach_media_and_only_once_it_is_ready(
+    social_store: PostgresSocialStore, new_users: NewUsers, db: Database
+) -> None:
+    alice, mallory = await new_users(2)
+    (photo,) = await media_of(db, alice)
+    (processing,) = await media_of(db, alice, state="running")
+    (clip,) = await media_of(db, alice, kind="video")
+    with pytest.raises(NotFound):  # as if it did not exist: ids are sequential
+        await social_store.create_post(mallory, "look what I found", (photo,), None)
+    with pytest.raises(NotFound):
+        await social_store.update_profile(mallory, avatar_media_id=photo)
+    with pytest.raises(Invalid, match="running"):
+        await social_store.create_post(alice, "too soon", (processing,), None)
+    with pytest.raises(Invalid, match="twice"):
+        await social_store.create_post(alice, "again", (photo, photo), None)
+    with pytest.raises(Invalid, match="video"):
+        await social_store.update_profile(alice, avatar_media_id=clip)
+    assert (await _profile(social_store, mallory)).posts == 0, "nothing was created"
+    assert (await social_store.create_post(alice, "mine", (photo, clip), None)).media_ids == (photo, clip)
