@@ -73,6 +73,11 @@ class Settings:
     heartbeat_interval_s: float = 20.0
     heartbeat_timeout_s: float = 60.0
     """A peer silent for this long is considered dead and its socket is closed."""
+    max_sockets_per_user: int = 32
+    """Sockets one account may have open on one process (tabs, devices); one more is refused."""
+    max_sockets_per_address: int = 256
+    """Sockets one client address may have open at once (loopback and proxies excepted: see
+    ``edges/ws/sockets.py``); one more is closed with 1013 at once."""
     sign_in_deadline_s: float = 60.0
     """A socket that has not signed in this long after connecting is closed (4005): anonymous
     sockets cost memory and a heartbeat each, and the only thing they can do is sign in."""
@@ -130,6 +135,20 @@ class Settings:
     media_retry_max_s: float = 60.0
     media_poll_s: float = 1.0
     """How often idle dispatchers look for due retries and expired leases (new uploads wake them at once)."""
+    media_job_timeout_s: float = 900.0
+    """Wall-clock budget of one job's decoding. Its decoder process is killed past it and the job ends
+    ``failed`` (``too_long``): a file that makes a decoder spin costs this much once, not forever."""
+    media_probe_timeout_s: float = 10.0
+    """Budget of the header read at upload (the declared duration); past it the upload is refused."""
+    media_job_memory_bytes: int = 2 * 1024**3
+    """Address space one decoder process may map, its libraries included (``RLIMIT_AS``): a file that
+    needs more ends ``failed`` (``too_large``) instead of swelling the server."""
+    media_max_frames: int = 36_000
+    """Most video frames one job decodes whatever the file declares (600 s at 60 fps). Each video's
+    own budget is its declared duration times its frame rate, below this cap."""
+    media_max_fps: float = 240.0
+    """Highest frame rate a video may declare (slow-motion phone clips reach 240); above it the
+    frame rate is taken for a lie and the job ends ``failed``."""
 
     # --- moderation (ml/moderation/) --------------------------------------------------
     moderation_image_threshold: float = 0.5

@@ -1,10 +1,13 @@
-"""MediaActor: decodes one job at a time in a worker thread and stores what it produced.
+"""MediaActor: decodes one job at a time in a child process and stores what it produced.
 
 The actor owns no long-lived state; it exists so the pool's workers appear in the supervision tree
 (mailbox, jobs handled, last error, restarts) and so a worker that raises is restarted by its
-supervisor while the others carry on. Inputs that are at fault (corrupt, too large...) are not
-crashes: they come back as a rejected :class:`Outcome`. Anything else — a disk error, a decoder bug
-— crashes the actor; the dispatcher sees ``ActorCrashed`` and retries the job with backoff.
+supervisor while the others carry on. What a file can do to the decoder never reaches the actor:
+decoding runs in a killable child process (:mod:`actors.media.isolation`), and anything it raises,
+overruns or crashes of comes back as a rejected :class:`Outcome` — no crash, no retry. The machine's
+failures (a full disk, a killed child, the blob store unreachable) are answered as
+:class:`~kernel.errors.Fault` or another domain error, which the dispatcher retries with backoff;
+only a bug in this code crashes the actor.
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ from __future__ import annotations
 import shutil
 import tempfile
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager, suppress
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -21,15 +24,13 @@ from typing import Any
 import trio
 
 from actors.actor import Actor
+from actors.media.isolation import Isolation
 from actors.media.results import MediaLimits, Processed, Rendition, Role
 from actors.media.stills import process_image
 from actors.media.video import process_video
-from kernel.errors import MediaRejected
+from kernel.errors import Fault, MediaRejected
 from stores.blobs import BlobStore, MediaBlobs
 from stores.media import ClaimedJob, MediaKind, SampledFrame
-
-PROGRESS_STEP = 0.1
-"""Progress is reported in steps of at least this much: ~10 pushes a job, not one per frame."""
 
 PROCESSORS = {MediaKind.IMAGE: process_image, MediaKind.VIDEO: process_video}
 
@@ -38,7 +39,7 @@ PROCESSORS = {MediaKind.IMAGE: process_image, MediaKind.VIDEO: process_video}
 class ProcessJob:
     job: ClaimedJob
     progress: trio.MemorySendChannel[float]
-    """Where the worker thread's progress goes (the dispatcher pushes it to the uploader)."""
+    """Where the decoder's progress goes (the dispatcher pushes it to the uploader)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,25 +48,6 @@ class Outcome:
     frames: list[SampledFrame] = field(default_factory=list)
     reason: str | None = None
     """Set when the input was rejected; the job then ends ``failed`` with it."""
-
-
-class ThreadProgress:
-    """Called from the worker thread: forwards progress to the event loop, throttled, never blocking
-    (a full channel drops the update; the next one carries newer news anyway)."""
-
-    def __init__(self, send: trio.MemorySendChannel[float]) -> None:
-        self._send = send
-        self._last = 0.0
-
-    def __call__(self, fraction: float) -> None:
-        if fraction - self._last < PROGRESS_STEP:
-            return
-        self._last = fraction
-        trio.from_thread.run_sync(self._deliver, fraction)
-
-    def _deliver(self, fraction: float) -> None:
-        with suppress(trio.WouldBlock, trio.ClosedResourceError, trio.BrokenResourceError):
-            self._send.send_nowait(fraction)
 
 
 @asynccontextmanager
@@ -82,12 +64,18 @@ async def scratch_directory(parent: Path) -> AsyncIterator[Path]:
 
 class MediaActor(Actor):
     def __init__(
-        self, blobs: MediaBlobs, limits: MediaLimits, cpu: trio.CapacityLimiter, scratch: Path
+        self,
+        blobs: MediaBlobs,
+        limits: MediaLimits,
+        isolation: Isolation,
+        scratch: Path,
+        timeout_s: float,
     ) -> None:
         self._blobs = blobs
         self._limits = limits
-        self._cpu = cpu
+        self._isolation = isolation
         self._scratch = scratch
+        self._timeout_s = timeout_s
         self._current: int | None = None
 
     async def handle(self, message: ProcessJob) -> Outcome:
@@ -98,14 +86,21 @@ class MediaActor(Actor):
                 self._blobs.private.local_copy(job.original_key) as source,
                 scratch_directory(self._scratch) as out_dir,
             ):
-                process = partial(
-                    PROCESSORS[job.kind], source, out_dir, self._limits, ThreadProgress(message.progress)
-                )
                 try:
-                    processed = await trio.to_thread.run_sync(process, limiter=self._cpu)
+                    processed = await self._isolation.run(
+                        PROCESSORS[job.kind],
+                        source,
+                        out_dir,
+                        self._limits,
+                        timeout_s=self._timeout_s,
+                        progress=message.progress,
+                    )
                 except MediaRejected as rejected:
                     return Outcome(reason=rejected.reason)
                 return await self._store(processed, job.kind)
+        except OSError as exc:
+            # The disk or the blob store failed, not this actor: answered, so no restart is spent.
+            raise Fault(f"storage failed: {type(exc).__name__}: {exc}") from exc
         finally:
             self._current = None
 

@@ -7,9 +7,11 @@ exactly when it is idle, and a job is in exactly one actor's hands at a time.
 
 What happens to a job:
 
-* the input is at fault → ``failed`` with the reason (no retry can help);
-* the actor crashed, the store or the disk failed → back to ``queued``, due after an exponential
-  backoff; after ``media_max_attempts`` claims it ends ``failed``;
+* the input is at fault → ``failed`` with the reason (no retry can help). That is whatever its
+  decoding raised, overran (``media_job_timeout_s``) or crashed of: one attempt, no crash;
+* the machine failed (``Fault``: a disk, a decoder process killed from outside; the store) or the
+  actor crashed (a bug) → back to ``queued``, due after an exponential backoff; after
+  ``media_max_attempts`` claims it ends ``failed``;
 * the process died → the lease expires and a feeder (here after a restart, or elsewhere) claims it
   again; that claim counts as an attempt, so a file that kills its worker every time ends ``failed``.
 
@@ -29,7 +31,7 @@ import trio
 from actors.actor import ActorRef
 from actors.media.actor import MediaActor, Outcome, ProcessJob
 from kernel.config import Settings
-from kernel.errors import ActorCrashed, AskTimeout, BlobMissing, DomainError, StoreUnavailable
+from kernel.errors import AskTimeout, BlobMissing, DomainError, Fault, StoreUnavailable
 from stores.media import ClaimedJob, MediaState, MediaStore
 from supervisor import Backoff, ChildContext
 
@@ -39,7 +41,8 @@ Push = Callable[[int, str, str, dict[str, Any]], Awaitable[bool]]
 """``SessionDirectory.push``: deliver an event to a user's open sockets (False when offline)."""
 STREAM, EVENT = "media", "media.progress"
 
-TRANSIENT = (ActorCrashed, AskTimeout, StoreUnavailable, BlobMissing, OSError)
+TRANSIENT = (Fault, AskTimeout, StoreUnavailable, BlobMissing, OSError)
+"""What may pass: worth another attempt (``Fault`` covers ``ActorCrashed``)."""
 
 
 class Dispatcher:

@@ -1,7 +1,8 @@
 """Intake: turns a fully received upload into queued media, or refuses it with a reason.
 
 Checks made here are the cheap ones that need no decoding: the type by the file's first bytes, and
-for video the duration its container declares (a header read in a worker thread). Everything that
+for video the duration its container declares (a header read, in a decoder process of its own like
+every read of an upload: see :mod:`actors.media.isolation`). Everything that
 needs decoding — corrupt data, decompression bombs, undecodable codecs — is the job's to find.
 """
 
@@ -14,6 +15,8 @@ from pathlib import Path
 
 import trio
 
+from actors.media.isolation import Isolation
+from actors.media.results import MediaLimits, check_duration
 from actors.media.sniff import HEAD_BYTES, sniff
 from actors.media.video import declared_duration
 from kernel.config import Settings
@@ -49,15 +52,16 @@ class Intake:
         settings: Settings,
         store: MediaStore,
         blobs: MediaBlobs,
-        cpu: trio.CapacityLimiter,
+        isolation: Isolation,
         wake: Callable[[], None],
     ) -> None:
         self.max_bytes = settings.media_max_bytes
-        self._max_duration_s = settings.media_max_duration_s
+        self._limits = MediaLimits.from_settings(settings)
+        self._probe_timeout_s = settings.media_probe_timeout_s
         self._staging = settings.media_root / "staging"
         self._store = store
         self._blobs = blobs
-        self._cpu = cpu
+        self._isolation = isolation
         self._wake = wake
         self.upload_locks = KeyedLocks()
         """Held while an upload's bytes are appended or its offset read: one writer, exact offsets."""
@@ -94,10 +98,9 @@ class Intake:
                 "not an image or video format we accept (JPEG, PNG, WebP, GIF, MP4/MOV, WebM/MKV)",
             )
         if kind is MediaKind.VIDEO:
-            duration = await trio.to_thread.run_sync(declared_duration, staged, limiter=self._cpu)
-            if duration is not None and duration > self._max_duration_s:
-                raise MediaRejected(
-                    Rejection.TOO_LONG,
-                    f"the video lasts {duration:.1f} s; the limit is {self._max_duration_s:g} s",
-                )
+            duration = await self._isolation.run(
+                declared_duration, staged, self._limits, timeout_s=self._probe_timeout_s
+            )
+            if duration is not None:
+                check_duration(duration, self._limits)
         return kind

@@ -47,10 +47,12 @@ class Processed:
 
 @dataclass(frozen=True, slots=True)
 class MediaLimits:
-    """The settings the decoders need, as one picklable value handed to worker threads."""
+    """The settings the decoders need, as one picklable value handed to decoder processes."""
 
     max_pixels: int
     max_duration_s: float
+    max_frames: int
+    max_fps: float
     thumbnail_widths: tuple[int, ...]
     x264_preset: str
     x264_crf: int
@@ -60,6 +62,8 @@ class MediaLimits:
         return cls(
             max_pixels=settings.media_max_pixels,
             max_duration_s=settings.media_max_duration_s,
+            max_frames=settings.media_max_frames,
+            max_fps=settings.media_max_fps,
             thumbnail_widths=settings.media_thumbnail_width_list,
             x264_preset=settings.media_x264_preset,
             x264_crf=settings.media_x264_crf,

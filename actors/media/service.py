@@ -3,7 +3,8 @@
 ::
 
     media                 one_for_one
-      worker:0..N-1       MediaActors (mailbox of 1: the dispatcher only feeds idle ones)
+      worker:0..N-1       MediaActors (mailbox of 1: the dispatcher only feeds idle ones); each
+                          decodes in a child process of its own per job
       dispatcher          claims durable jobs, feeds the workers, pushes progress
 
 The dispatcher starts last, so every worker it feeds is running; it stops first, so no job is
@@ -20,6 +21,7 @@ from actors.actor import actor_spec
 from actors.media.actor import MediaActor
 from actors.media.dispatcher import Dispatcher, Push
 from actors.media.intake import Intake
+from actors.media.isolation import Isolation
 from actors.media.results import MediaLimits
 from kernel.config import Settings
 from stores.blobs import MediaBlobs
@@ -43,15 +45,18 @@ class MediaService:
         self.store = store
         self.blobs = MediaBlobs.local(settings.media_root, FILES_URL_PREFIX)
         # One limiter for all decoding: jobs and upload probes share the cores, and the event loop
-        # keeps its share because no more threads decode than there are workers.
-        cpu = trio.CapacityLimiter(settings.media_workers)
+        # keeps its share because no more decoder processes run than there are workers.
+        isolation = Isolation(trio.CapacityLimiter(settings.media_workers), settings.media_job_memory_bytes)
         limits = MediaLimits.from_settings(settings)
         scratch = settings.media_root / "scratch"
+        timeout_s = settings.media_job_timeout_s
         specs: list[ChildSpec] = []
         refs = []
         for i in range(settings.media_workers):
             spec, ref = actor_spec(
-                f"worker:{i}", lambda: MediaActor(self.blobs, limits, cpu, scratch), capacity=1
+                f"worker:{i}",
+                lambda: MediaActor(self.blobs, limits, isolation, scratch, timeout_s),
+                capacity=1,
             )
             specs.append(spec)
             refs.append(ref)
@@ -61,7 +66,7 @@ class MediaService:
         self.supervisor = Supervisor(
             "media", specs, strategy=Strategy.ONE_FOR_ONE, intensity=intensity, period_s=period_s
         )
-        self.intake = Intake(settings, store, self.blobs, cpu, self.dispatcher.wake)
+        self.intake = Intake(settings, store, self.blobs, isolation, self.dispatcher.wake)
         self._drain_s = settings.shutdown_drain_s
 
     def child_spec(self) -> ChildSpec:

@@ -4,8 +4,9 @@ Pillow rather than PyAV for stills, for three reasons that matter here: ``Image.
 header, so the decompression-bomb check sees the declared size before a pixel is decoded; ``draft``
 lets the JPEG decoder scale by 1/2, 1/4 or 1/8 in the DCT domain (a 12-megapixel photo needed at 1080
 wide decodes at a quarter of the cost); and ``ImageOps.exif_transpose`` applies EXIF orientation,
-which FFmpeg's image decoders ignore. Pillow's decoders and resamplers release the GIL, so they run
-well in worker threads. Outputs are written without EXIF/XMP: metadata (GPS position, camera serial)
+which FFmpeg's image decoders ignore. Only the four formats we take may parse an upload, and any
+exception one raises is the file's fault (it runs in a decoder process: see
+:mod:`actors.media.isolation`). Outputs are written without EXIF/XMP: metadata (GPS position, camera serial)
 is stripped by never copying it.
 """
 
@@ -14,6 +15,7 @@ from __future__ import annotations
 import base64
 import io
 import math
+import struct
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -29,7 +31,8 @@ from actors.media.results import (
 )
 from kernel.errors import MediaRejected, Rejection
 
-READABLE_FORMATS = {"JPEG", "PNG", "WEBP", "GIF"}
+READABLE_FORMATS = ("JPEG", "PNG", "WEBP", "GIF")
+"""The only Pillow plugins allowed to parse an upload (Pillow would otherwise try all of its own)."""
 PLACEHOLDER_WIDTH = 16
 WEBP = features.check("webp")
 """Thumbnails are WebP when this Pillow has libwebp; JPEG is the fallback."""
@@ -90,7 +93,7 @@ def _decoded(path: Path, limits: MediaLimits) -> tuple[Image.Image, dict[str, An
     """Open, check the declared size, then decode (at a reduced scale where JPEG allows it) and
     apply the EXIF orientation. Returns the image and what we learned of the original."""
     try:
-        image = Image.open(path)
+        image = Image.open(path, formats=READABLE_FORMATS)
     except UnidentifiedImageError:
         # Intake saw an image signature, so a header Pillow cannot parse is a damaged one.
         raise MediaRejected(Rejection.CORRUPT, "the image header cannot be parsed") from None
@@ -99,11 +102,12 @@ def _decoded(path: Path, limits: MediaLimits) -> tuple[Image.Image, dict[str, An
     except (OSError, SyntaxError, ValueError) as exc:
         raise MediaRejected(Rejection.CORRUPT, f"unreadable image header ({exc})") from None
     with image:
-        if image.format not in READABLE_FORMATS:
-            raise MediaRejected(Rejection.UNSUPPORTED, f"{image.format} images are not supported")
         check_pixels(image.width, image.height, limits)
         width, height = image.size
-        orientation = image.getexif().get(ORIENTATION_TAG, 1)
+        try:
+            orientation = image.getexif().get(ORIENTATION_TAG, 1)
+        except (OSError, SyntaxError, ValueError, EOFError, struct.error) as exc:
+            raise MediaRejected(Rejection.CORRUPT, f"the EXIF metadata is malformed ({exc})") from None
         if orientation in SWAPS_AXES:
             width, height = height, width
         probe = {"format": str(image.format).lower(), "width": width, "height": height}
