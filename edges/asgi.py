@@ -17,9 +17,10 @@ WEBSOCKET_PATH = "/ws"
 class AsgiWebSocket:
     """Adapts an ASGI websocket to the ``Transport`` the connection speaks."""
 
-    def __init__(self, receive: Receive, send: Send) -> None:
+    def __init__(self, receive: Receive, send: Send, *, peer: str | None) -> None:
         self._receive = receive
         self._send = send
+        self.peer = peer
 
     async def accept(self) -> bool:
         message = await self._receive()
@@ -45,7 +46,7 @@ class AsgiWebSocket:
 def build_asgi(runtime: EdgeRuntime, http_app: ASGIApp) -> ASGIApp:
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "websocket" and scope["path"] == WEBSOCKET_PATH:
-            transport = AsgiWebSocket(receive, send)
+            transport = AsgiWebSocket(receive, send, peer=_client_host(scope))
             if not await transport.accept():
                 return
             if not runtime.root.running.is_set():
@@ -56,3 +57,8 @@ def build_asgi(runtime: EdgeRuntime, http_app: ASGIApp) -> ASGIApp:
         await http_app(scope, receive, send)
 
     return app
+
+
+def _client_host(scope: Scope) -> str | None:
+    client = scope.get("client")
+    return str(client[0]) if client else None

@@ -110,6 +110,10 @@ class TokenRevoked(Unauthenticated):
     """The session token was revoked (a logout)."""
 
 
+class LimitReached(DomainError):
+    """A per-account cap is reached (open sockets…): waiting will not help, closing something will."""
+
+
 class RateLimited(DomainError):
     """Too many attempts; the caller may retry after :attr:`retry_after` seconds."""
 

@@ -154,7 +154,8 @@ def _pack(obj: dict[str, Any]) -> bytes:
         pack = _local.pack
     except AttributeError:
         pack = _local.pack = msgpack.Packer(use_bin_type=True).pack
-    return pack(obj)
+    packed: bytes = pack(obj)  # msgpack has no type hints: say what it returns
+    return packed
 
 
 def encode_reply(req_id: RequestId, type: str, body: dict[str, Any]) -> bytes:
@@ -204,9 +205,9 @@ def encode_push_packed(stream: str, seq: int, type: str, packed_body: bytes) -> 
 
 
 _FIXMAP = 0x80
-_KEY_B = msgpack.packb("b")
+_KEY_B: bytes = msgpack.packb("b")
 
-_PING = msgpack.packb({"v": PROTOCOL_VERSION, "t": "ping"}, use_bin_type=True)
+_PING: bytes = msgpack.packb({"v": PROTOCOL_VERSION, "t": "ping"}, use_bin_type=True)
 
 
 def encode_ping() -> bytes:
@@ -228,7 +229,8 @@ def decode_server_frame(data: bytes) -> ServerFrame:
     """Decode a server frame, raising ``ProtocolError(bad_frame)`` if it breaks the format.
 
     Classification: ``t == "error"`` is an error, a frame with a stream is a push, a
-    ``ping`` without id is a heartbeat, anything else answers a request.
+    ``ping`` with neither id nor body is a heartbeat (the answer to a ``ping`` request sent
+    without an id has a body: it is a reply), anything else answers a request.
     """
     try:
         frame = msgpack.unpackb(data, raw=False)
@@ -247,7 +249,7 @@ def decode_server_frame(data: bytes) -> ServerFrame:
         kind = "error"
     elif stream is not None:
         kind = "push"
-    elif msg_type == "ping" and req_id is None:
+    elif msg_type == "ping" and req_id is None and "b" not in frame:
         kind = "ping"
     else:
         kind = "reply"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from protocol.errors import ErrorCode
 from protocol.registry import Field, MessageSpec, register
 
 _SIGNED_IN = (
@@ -66,7 +67,7 @@ register(
                 "all", "bool", "Revoke every token of the user, closing all their sockets.", required=False
             ),
         ),
-        reply=(Field("revoked", "int", "How many tokens were revoked."),),
+        reply=(Field("revoked", "int", "How many tokens were revoked.", minimum=0),),
     )
 )
 register(
@@ -104,8 +105,8 @@ register(
         reply=(
             Field("user_id", "int", "The signed-in account's id."),
             Field("actor", "str", "Path of the user's SessionActor."),
-            Field("incarnation", "int", "How many times that actor has been started."),
-            Field("sockets", "int", "Open sockets sharing it."),
+            Field("incarnation", "int", "How many times that actor has been started.", minimum=0),
+            Field("sockets", "int", "Open sockets sharing it.", minimum=0),
         ),
     )
 )
@@ -127,7 +128,12 @@ register(
         auth=False,
         replies=False,
         body=(
-            Field("code", "str", "A stable error code (see the table of error codes)."),
+            Field(
+                "code",
+                "str",
+                "A stable error code (see the table of error codes).",
+                choices=tuple(c.value for c in ErrorCode),
+            ),
             Field("message", "str", "Human-readable detail; do not parse it."),
             Field("ref", "any", "The failed request's id, or nil when it could not be read."),
             Field(

@@ -15,7 +15,7 @@ from pathlib import Path
 from protocol.codec import MAX_ID, MAX_ID_LEN, MAX_TYPE_LEN, PROTOCOL_VERSION
 from protocol.errors import CloseCode, ErrorCode
 from protocol.guard import REJECTION_FACTOR
-from protocol.messages import REGISTRY, SERVER_MESSAGES, Field, MessageSpec
+from protocol.messages import INT64_MAX, INT64_MIN, REGISTRY, SERVER_MESSAGES, VIEWS, Field, MessageSpec, View
 
 DOC_PATH = Path(__file__).with_name("PROTOCOL.md")
 
@@ -48,6 +48,17 @@ A nil `id` or `b` counts as absent. A client frame may carry only `v`, `id`, `t`
 any other top-level key is refused with `bad_request`, as is any body field that the
 message type does not declare. In the field tables below, the length of a str counts
 characters, that of a list or map its elements.
+
+**Types.** An `int` is a signed 64-bit integer, {INT64_MIN} to {INT64_MAX}, unless
+its table narrows it; a value out of bounds, of another type (`true` is not an int), or not among
+a field's choices is refused with `bad_request`. A `float` also takes an integer. A type "or nil"
+means the field is sent with a nil value when there is nothing to say (a post that answers no
+other); an optional field may instead be left out. In a "list of T", each item is a T; a
+[view](#views) is a map of the fields its own table lists.
+
+Replies and pushes follow their tables exactly: every required field is there, and no field the
+tables do not list. Fields marked *added by* a service are not stored with the object: the service
+computes them for the request at hand (for the viewer, say).
 
 ## Versions
 
@@ -129,21 +140,50 @@ def _table(header: Sequence[str], rows: Iterable[Sequence[str]]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _length(f: Field) -> str:
-    if f.min_len is not None and f.max_len is not None:
-        return f"{f.min_len} to {f.max_len}"
-    if f.max_len is not None:
-        return f"at most {f.max_len}"
-    if f.min_len is not None:
-        return f"at least {f.min_len}"
+def _range(low: int | None, high: int | None) -> str:
+    """``low`` to ``high`` in words; empty when neither is set."""
+    if low is not None and high is not None:
+        return f"{low} to {high}"
+    if high is not None:
+        return f"at most {high}"
+    if low is not None:
+        return f"at least {low}"
     return ""
+
+
+def _view_link(view: View) -> str:
+    return f"[`{view.name}`](#{view.name}-view)"
+
+
+def _type(f: Field) -> str:
+    """``f``'s type in words: ``list of int``, a link to its view, ``or nil`` when nullable."""
+    of = _view_link(f.view) if f.view is not None else f.value_type
+    kind = f"list of {of}" if f.type == "list" and f.items is not None else of
+    return f"{kind} or nil" if f.nullable else kind
+
+
+def _limits(f: Field) -> str:
+    """Length, bounds and choices; those of a list's items say so."""
+    items = "items " if f.type == "list" and f.items is not None else ""
+    length = _range(f.min_len, f.max_len)
+    bounds = _range(f.minimum, f.maximum)
+    parts = [f"length {length}" if length else "", f"{items}{bounds}" if bounds else ""]
+    if f.choices is not None:
+        parts.append(f"{items}one of " + ", ".join(f"`{choice}`" for choice in f.choices))
+    return "; ".join(part for part in parts if part)
+
+
+def _description(f: Field) -> str:
+    return f"{f.description} *Added by {f.added_by}.*" if f.added_by else f.description
 
 
 def _fields(title: str, fields: tuple[Field, ...]) -> str:
     if not fields:
         return f"{title}: none.\n"
-    rows = ((f"`{f.name}`", f.type, "yes" if f.required else "no", _length(f), f.description) for f in fields)
-    return f"{title}:\n\n" + _table(("Field", "Type", "Required", "Length", "Description"), rows)
+    rows = (
+        (f"`{f.name}`", _type(f), "yes" if f.required else "no", _limits(f), _description(f)) for f in fields
+    )
+    return f"{title}:\n\n" + _table(("Field", "Type", "Required", "Limits", "Description"), rows)
 
 
 def _message(spec: MessageSpec) -> str:
@@ -162,6 +202,10 @@ def _message(spec: MessageSpec) -> str:
     return "\n".join(parts)
 
 
+def _view(view: View) -> str:
+    return "\n".join((f"### `{view.name}` (view)\n", view.summary + "\n", _fields("Fields", view.fields)))
+
+
 def render() -> str:
     """The full text of PROTOCOL.md."""
     errors = _table(("Code", "Meaning"), ((f"`{c.value}`", c.description) for c in ErrorCode))
@@ -177,6 +221,8 @@ def render() -> str:
         *(_message(spec) for spec in REGISTRY.values()),
         "## Server messages\n",
         *(_message(spec) for spec in SERVER_MESSAGES.values()),
+        "## Views\n\nThe objects that replies and pushes are made of; each is a map of exactly these fields.\n",
+        *(_view(view) for view in VIEWS.values()),
     ]
     return "\n".join(sections)
 

@@ -46,6 +46,7 @@ class ErrorCode(enum.StrEnum):
     NOT_FOUND = "not_found", "The addressed object does not exist, or is not visible to you."
     CONFLICT = "conflict", "The request conflicts with what exists (a uniqueness rule)."
     RATE_LIMITED = "rate_limited", "Too many requests; retry after `retry_after` seconds."
+    LIMIT_REACHED = "limit_reached", "A cap of the account is reached (e.g. open sockets); close something first."
     BUSY = "busy", "The server is overloaded right now; retry later."
     TIMEOUT = "timeout", "The server did not finish the request in time; it may or may not have happened."
     INTERNAL = "internal", "An unexpected server fault; the request was not completed."

@@ -6,16 +6,16 @@ Loaded by :mod:`protocol.messages`, so importing the registry from there yields 
 from __future__ import annotations
 
 from protocol.registry import Field, MessageSpec, register
+from protocol.views import FLAGGED_MEDIA, MEDIA_KINDS, MODERATION_STATES, SEARCH_RESULT
 
-_LIMIT = Field("limit", "int", "Results, 1 to 100 (default 20).", required=False)
+_LIMIT = Field("limit", "int", "Results: 1 to 100, fewer or more are clamped (default 20).", required=False)
 _RESULTS = (
     Field(
         "results",
         "list",
-        "Best first: {post, media_id, kind (`image`/`video`), similarity (cosine), score (similarity "
-        "weighted by the post's alignment: the ranking)}; posts carry `alignment` "
-        "(0-100, or nil), `liked` and `media` [{id, moderation, kind, variants}] — blur media whose "
-        "moderation is `flagged`.",
+        "Best first; blur media whose moderation is `flagged`.",
+        items="view",
+        view=SEARCH_RESULT,
     ),
 )
 _MEDIA_ID = Field("media_id", "int", "A media id.")
@@ -30,12 +30,20 @@ _client(
     "Semantic search of images and videos by a text query (their captions need not say it).",
     (
         Field("query", "str", "What to look for, in words.", min_len=1, max_len=500),
-        Field("kinds", "list", "`image` and/or `video` (default both).", required=False, max_len=2),
+        Field(
+            "kinds",
+            "list",
+            "The media kinds to find (default both).",
+            required=False,
+            max_len=2,
+            items="str",
+            choices=MEDIA_KINDS,
+        ),
         Field("author_id", "int", "Only this account's media.", required=False),
         Field("since", "float", "Only media posted at or after this Unix time.", required=False),
         Field("until", "float", "Only media posted before this Unix time.", required=False),
         _LIMIT,
-        Field("offset", "int", "Results to skip (pagination).", required=False),
+        Field("offset", "int", "Results to skip (pagination).", required=False, minimum=0),
     ),
     _RESULTS,
 )
@@ -50,9 +58,9 @@ _client(
     "Why one of your media items was flagged (owner only).",
     (_MEDIA_ID,),
     (
-        Field("state", "str", "`pending`, `ok` or `flagged`."),
-        Field("score", "any", "The classifier's score (0-1), or nil while pending."),
-        Field("reason", "any", "What the classifier saw, or nil."),
+        Field("state", "str", "The verdict so far.", choices=MODERATION_STATES),
+        Field("score", "float", "The classifier's score (0 to 1); nil while pending.", nullable=True),
+        Field("reason", "str", "What the classifier saw; nil while pending.", nullable=True),
     ),
 )
 _client(
@@ -66,13 +74,13 @@ _client(
     "Admins: the list of flagged media, newest first.",
     (Field("before", "int", "Page back from this media id.", required=False), _LIMIT),
     (
-        Field("items", "list", "{media_id, owner_id, score, reason}."),
-        Field("cursor", "any", "`before` for the next page."),
+        Field("items", "list", "Flagged media, newest first.", items="view", view=FLAGGED_MEDIA),
+        Field("cursor", "int", "`before` for the next page; nil on the last page.", nullable=True),
     ),
 )
 _client(
     "moderation.decide",
     "Admins: overrule the classifier for a media item.",
-    (_MEDIA_ID, Field("verdict", "str", "`ok` or `flagged`.", max_len=8)),
+    (_MEDIA_ID, Field("verdict", "str", "The verdict that stands from now on.", choices=("ok", "flagged"))),
     (Field("changed", "bool", "Always true once recorded."),),
 )

@@ -6,6 +6,7 @@ Loaded by :mod:`protocol.messages`, so importing the registry from there yields 
 from __future__ import annotations
 
 from protocol.registry import Field, MessageSpec, register
+from protocol.views import PROCESSED_MEDIA
 
 register(
     MessageSpec(
@@ -17,7 +18,7 @@ register(
         stream="media",
         body=(
             Field("media_id", "int", "The upload's media id (from the upload's HTTP answer)."),
-            Field("state", "str", "`queued`, `running`, `ready` or `failed`."),
+            Field("state", "str", "Where processing is.", choices=("queued", "running", "ready", "failed")),
             Field("progress", "float", "0 to 1 while running.", required=False),
             Field("reason", "str", "Why it failed (only with `failed`).", required=False),
             Field(
@@ -26,7 +27,13 @@ register(
                 "Back in the queue after a transient error: seconds until the retry.",
                 required=False,
             ),
-            Field("variants", "map", "The processed files by name (only with `ready`).", required=False),
+            Field(
+                "variants",
+                "view",
+                "What processing made (only with `ready`).",
+                required=False,
+                view=PROCESSED_MEDIA,
+            ),
         ),
     )
 )

@@ -6,14 +6,13 @@ Loaded by :mod:`protocol.messages`, so importing the registry from there yields 
 from __future__ import annotations
 
 from protocol.registry import Field, MessageSpec, register
+from protocol.views import CONVERSATION, CONVERSATION_SUMMARY, MESSAGE
 
 _CONVERSATION_ID = Field("conversation_id", "int", "The conversation's id.")
-_CONVERSATION = (
-    Field("conversation", "map", "id, kind (`direct`/`group`), title, created_by, created_at, member_ids."),
-)
-_MESSAGE = (Field("message", "map", "id, conversation_id, sender_id, text, created_at."),)
+_CONVERSATION = (Field("conversation", "view", "The conversation.", view=CONVERSATION),)
+_MESSAGE = (Field("message", "view", "The message.", view=MESSAGE),)
 _MESSAGE_ID = Field("message_id", "int", "Everything up to and including this message.")
-_LIMIT = Field("limit", "int", "Page size, 1 to 100 (default 50).", required=False)
+_LIMIT = Field("limit", "int", "Page size: 1 to 100, fewer or more are clamped (default 50).", required=False)
 _CHANGED = (Field("changed", "bool", "False when the mark was already there (receipts only move forward)."),)
 
 
@@ -33,7 +32,14 @@ _client(
     "dm.group",
     "Start a group conversation; its members are fixed at creation (nobody joins later).",
     (
-        Field("user_ids", "list", "The other members (2 to 32 members in all).", min_len=1, max_len=31),
+        Field(
+            "user_ids",
+            "list",
+            "The other members (2 to 32 members in all).",
+            min_len=1,
+            max_len=31,
+            items="int",
+        ),
         Field("title", "str", "Group title.", required=False, max_len=100),
     ),
     _CONVERSATION,
@@ -46,9 +52,9 @@ _client(
         Field(
             "conversations",
             "list",
-            "Conversations (as in `dm.open`), each with `last_message` (a message, or nil), `unread` (messages"
-            " from others you have not read) and `receipts` [{user_id, delivered, read}]: the other members'"
-            " highest message ids delivered to and read by them.",
+            "Conversations, most recently active first.",
+            items="view",
+            view=CONVERSATION_SUMMARY,
         ),
     ),
 )
@@ -67,8 +73,8 @@ _client(
         _LIMIT,
     ),
     (
-        Field("messages", "list", "Messages."),
-        Field("cursor", "any", "`before` for the next page; nil at the start."),
+        Field("messages", "list", "Messages, newest first.", items="view", view=MESSAGE),
+        Field("cursor", "int", "`before` for the next page; nil at the start.", nullable=True),
     ),
 )
 _client(
@@ -104,7 +110,7 @@ for _type, _stream, _summary, _fields in (
         (
             _CONVERSATION_ID,
             Field("user_id", "int", "The member."),
-            Field("kind", "str", "`delivered` or `read`."),
+            Field("kind", "str", "Which mark moved.", choices=("delivered", "read")),
             _MESSAGE_ID,
         ),
     ),

@@ -6,31 +6,28 @@ Loaded by :mod:`protocol.messages`, so importing the registry from there yields 
 from __future__ import annotations
 
 from protocol.registry import Field, MessageSpec, register
+from protocol.views import (
+    COMMENT,
+    NOTIFICATION,
+    NOTIFICATION_FIELDS,
+    POST,
+    PRESENCE,
+    PROFILE,
+    RECOMMENDED_POST,
+    VIEWED_POST,
+)
 
 _USER_ID = Field("user_id", "int", "The other account's id.")
 _POST_ID = Field("post_id", "int", "The post's id.")
-_LIMIT = Field("limit", "int", "Page size, 1 to 100 (default 50).", required=False)
+_LIMIT = Field("limit", "int", "Page size: 1 to 100, fewer or more are clamped (default 50).", required=False)
 _CHANGED = (Field("changed", "bool", "False when it was already so (the request is idempotent)."),)
-_POST = (
-    Field(
-        "post",
-        "map",
-        "A post: id, author_id, text, media_ids, reply_to, created_at, edited_at, likes, comments.",
-    ),
+_POST = (Field("post", "view", "The post.", view=POST),)
+_VIEWED_POST = (Field("post", "view", "The post, as you see it.", view=VIEWED_POST),)
+_VIEWED_POSTS = Field("posts", "list", "Posts, newest first.", items="view", view=VIEWED_POST)
+_SEQ_CURSOR = Field(
+    "cursor", "int", "Pass as `before` for the next page; nil on the last page.", nullable=True
 )
-_VIEWED_POST = (
-    Field(
-        "post",
-        "map",
-        "A post (see `post.create`), as its viewer sees it: with `alignment`, `text_flagged`, "
-        "`liked` (by you) and `media` [{id, moderation (`pending`/`ok`/`flagged`: blur `flagged`), "
-        "kind, variants (nil until processed: placeholder, thumbnails, poster, video)}].",
-    ),
-)
-_VIEWED_POSTS = Field("posts", "list", "Posts as `post.get` shows them.")
-_PAGE_CURSOR = Field(
-    "cursor", "any", "Pass as `before`/`cursor`/`after` for the next page; nil on the last page."
-)
+_DURABLE_STREAMS = ("home", "notifications", "dm")
 _STREAM_PAGE = (
     Field(
         "before",
@@ -53,18 +50,7 @@ _client(
         Field("user_id", "int", "The account's id.", required=False),
         Field("username", "str", "The account's username.", required=False, max_len=32),
     ),
-    reply=(
-        Field("user_id", "int", "Id."),
-        Field("username", "str", "Username."),
-        Field("display_name", "str", "Display name."),
-        Field("bio", "str", "Biography."),
-        Field("avatar_media_id", "any", "Media id of the avatar, or nil."),
-        Field("created_at", "float", "Unix time the account was created."),
-        Field("followers", "int", "Follower count."),
-        Field("following", "int", "How many accounts they follow."),
-        Field("posts", "int", "Post count."),
-        Field("you_follow", "bool", "Whether you follow them."),
-    ),
+    reply=(*PROFILE.fields, Field("you_follow", "bool", "Whether you follow them.", added_by="social")),
 )
 _client(
     "profile.update",
@@ -74,7 +60,7 @@ _client(
         Field("bio", "str", "New biography.", required=False, max_len=500),
         Field("avatar_media_id", "int", "Media id of a new avatar.", required=False),
     ),
-    reply=(Field("profile", "map", "The updated profile."),),
+    reply=(Field("profile", "view", "The updated profile.", view=PROFILE),),
 )
 for _type, _summary in (
     ("follow", "Follow an account (refused across a block)."),
@@ -95,14 +81,26 @@ for _type, _summary in (
             Field("cursor", "str", "From the previous page.", required=False, max_len=200),
             _LIMIT,
         ),
-        reply=(Field("user_ids", "list", "Account ids."), _PAGE_CURSOR),
+        reply=(
+            Field("user_ids", "list", "Account ids.", items="int"),
+            Field(
+                "cursor", "str", "Pass as `cursor` for the next page; nil on the last page.", nullable=True
+            ),
+        ),
     )
 _client(
     "post.create",
     "Publish a post; followers receive it live on their `home` stream.",
     body=(
         Field("text", "str", "The post's text.", max_len=5000),
-        Field("media_ids", "list", "Up to 10 media ids, in display order.", required=False, max_len=10),
+        Field(
+            "media_ids",
+            "list",
+            "Up to 10 media ids, in display order.",
+            required=False,
+            max_len=10,
+            items="int",
+        ),
         Field("reply_to", "int", "Id of the post this one answers.", required=False),
     ),
     reply=_POST,
@@ -125,67 +123,68 @@ _client(
         Field("text", "str", "The comment's text.", min_len=1, max_len=2000),
         Field("reply_to", "int", "Id of the comment this one answers.", required=False),
     ),
-    reply=(Field("comment", "map", "id, post_id, author_id, reply_to, text, created_at."),),
+    reply=(Field("comment", "view", "The new comment.", view=COMMENT),),
 )
 _client(
     "comment.list",
     "A post's comments, oldest first.",
     body=(_POST_ID, Field("after", "int", "Last comment id of the previous page.", required=False), _LIMIT),
-    reply=(Field("comments", "list", "Comments."), _PAGE_CURSOR),
+    reply=(
+        Field("comments", "list", "Comments, oldest first.", items="view", view=COMMENT),
+        Field("cursor", "int", "Pass as `after` for the next page; nil on the last page.", nullable=True),
+    ),
 )
 _client(
     "timeline.home",
     "Your home timeline, newest first: posts of the accounts you follow and your own.",
     body=_STREAM_PAGE,
-    reply=(_VIEWED_POSTS, _PAGE_CURSOR),
+    reply=(_VIEWED_POSTS, _SEQ_CURSOR),
 )
 _client(
     "timeline.for_you",
     "Posts recommended from what you liked (`recommended: true`), mixed with recent posts of accounts you follow.",
     body=(_LIMIT,),
-    reply=(_VIEWED_POSTS,),
+    reply=(
+        Field("posts", "list", "Recommended and followed posts, mixed.", items="view", view=RECOMMENDED_POST),
+    ),
 )
 _client(
     "timeline.user",
     "One account's posts, newest first.",
     body=(_USER_ID, *_STREAM_PAGE),
-    reply=(_VIEWED_POSTS, _PAGE_CURSOR),
+    reply=(_VIEWED_POSTS, _SEQ_CURSOR),
 )
 _client(
     "notifications.list",
     "Your notifications, newest first.",
     body=_STREAM_PAGE,
     reply=(
-        Field(
-            "notifications", "list", "Notifications: seq, kind, actor_id, post_id?, comment_id?, created_at."
-        ),
-        _PAGE_CURSOR,
+        Field("notifications", "list", "Notifications, newest first.", items="view", view=NOTIFICATION),
+        _SEQ_CURSOR,
     ),
 )
 _client(
     "presence.get",
     "Who of these accounts is online, and when the others were last seen.",
-    body=(Field("user_ids", "list", "Up to 100 account ids.", min_len=1, max_len=100),),
-    reply=(
-        Field(
-            "presence",
-            "list",
-            "One entry per visible account: user_id, online, last_seen (nil when online or never seen).",
-        ),
-    ),
+    body=(Field("user_ids", "list", "Up to 100 account ids.", min_len=1, max_len=100, items="int"),),
+    reply=(Field("presence", "list", "One entry per visible account.", items="view", view=PRESENCE),),
 )
 _client(
     "stream.resume",
     "Subscribe this socket to a durable stream (`home`, `notifications`, `dm`), replaying what it missed.",
     body=(
-        Field("stream", "str", "`home`, `notifications` or `dm`.", max_len=32),
+        Field("stream", "str", "The durable stream.", choices=_DURABLE_STREAMS),
         Field(
-            "after", "int", "Last sequence number you saw; absent = only new events from now.", required=False
+            "after",
+            "int",
+            "Last sequence number you saw; absent = only new events from now.",
+            required=False,
+            minimum=0,
         ),
     ),
     reply=(
-        Field("stream", "str", "The stream."),
-        Field("last", "int", "Sequence number of the last event replayed (your new cursor)."),
+        Field("stream", "str", "The stream.", choices=_DURABLE_STREAMS),
+        Field("last", "int", "Sequence number of the last event replayed (your new cursor).", minimum=0),
         Field("more", "bool", "True when more events wait: call again with `after` = `last`."),
     ),
 )
@@ -202,22 +201,13 @@ for _type, _stream, _summary, _fields in (
         "presence",
         "presence",
         "Someone you follow came online or went offline (ephemeral: not replayed on resume).",
-        (
-            Field("user_id", "int", "Who."),
-            Field("online", "bool", "Online now."),
-            Field("last_seen", "any", "Unix time they went offline, or nil when online."),
-        ),
+        PRESENCE.fields,
     ),
     (
         "notification",
         "notifications",
         "Someone followed you, liked or commented on your post, or mentioned you.",
-        (
-            Field("kind", "str", "`follow`, `like`, `comment` or `mention`."),
-            Field("actor_id", "int", "Who did it."),
-            Field("post_id", "int", "The post concerned.", required=False),
-            Field("comment_id", "int", "The comment concerned.", required=False),
-        ),
+        NOTIFICATION_FIELDS,
     ),
 ):
     register(MessageSpec(_type, "server", _summary, auth=False, replies=False, stream=_stream, body=_fields))

@@ -27,7 +27,7 @@ from PIL import Image
 from actors.embedder import EmbedderClient
 from kernel.errors import NotFound
 from ml.moderation import ZERO_SHOT_PROMPTS, Moderation, zero_shot_nsfw_score
-from protocol.views import post_json
+from protocol.views import POST
 from stores.analysis import AnalysisStore, ModerationState, TextKind
 from stores.blobs import BlobStore, MediaBlobs
 from stores.media import MediaKind, MediaRecord, MediaState, MediaStore
@@ -353,7 +353,7 @@ class IntelligenceService:
             if key not in best or hit.score > best[key].score:
                 best[key] = hit
         posts = await self._social.get_posts(list({h.payload.post_id for h in best.values()}))
-        views = {pid: post_json(post) for pid, post in posts.items()}
+        views = {pid: POST.build(post) for pid, post in posts.items()}
         await self.annotate(viewer_id, list(views.values()))
         results: list[dict[str, Any]] = []
         for hit in best.values():

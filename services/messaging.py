@@ -12,10 +12,10 @@ from __future__ import annotations
 from typing import Any, Protocol
 
 from kernel.errors import Blocked
-from protocol.views import conversation_json, message_json, summary_json
+from protocol.views import CONVERSATION, MESSAGE
 from stores.analysis import TextKind
 from stores.bus import Delivery, EventBus
-from stores.messaging import MessageStore, ReceiptKind
+from stores.messaging import ConversationSummary, Message, MessageStore, ReceiptKind
 from stores.social import SocialStore
 from stores.timeline import TimelineStore
 
@@ -48,11 +48,11 @@ class MessagingService:
 
     async def open_direct(self, user_id: int, other_id: int) -> dict[str, Any]:
         await self._refuse_blocked(user_id, [other_id])
-        return conversation_json(await self._messages.open_direct(user_id, other_id))
+        return CONVERSATION.build(await self._messages.open_direct(user_id, other_id))
 
     async def create_group(self, user_id: int, member_ids: list[int], title: str) -> dict[str, Any]:
         await self._refuse_blocked(user_id, member_ids)
-        return conversation_json(await self._messages.create_group(user_id, member_ids, title))
+        return CONVERSATION.build(await self._messages.create_group(user_id, member_ids, title))
 
     async def conversations(self, user_id: int, limit: int) -> list[dict[str, Any]]:
         """Most recently active first, each with its last message, unread count and receipts, so
@@ -61,7 +61,7 @@ class MessagingService:
         summaries = await self._messages.summaries(user_id, [c.id for c in conversations])
         last_ids = [s.last_message.id for s in summaries.values() if s.last_message is not None]
         flagged = await self._texts.flagged_texts("message", last_ids)
-        return [conversation_json(c) | summary_json(summaries[c.id], flagged) for c in conversations]
+        return [CONVERSATION.build(c) | _summary(summaries[c.id], flagged) for c in conversations]
 
     async def send(self, user_id: int, conversation_id: int, text: str) -> dict[str, Any]:
         conversation = await self._messages.conversation(conversation_id, user_id)
@@ -69,7 +69,7 @@ class MessagingService:
             await self._refuse_blocked(user_id, list(conversation.member_ids))
         stored = await self._messages.add_message(conversation_id, user_id, text)
         flagged = await self._texts.moderate_text("message", stored.id, text)
-        message = {**message_json(stored), "flagged": flagged}  # recipients' apps hide it behind a tap
+        message = _message(stored, flagged)
         await self._publish(conversation.member_ids, "dm.message", {"message": message})
         return message
 
@@ -79,7 +79,7 @@ class MessagingService:
         messages = await self._messages.history(conversation_id, user_id, before_id=before, limit=limit)
         flagged = await self._texts.flagged_texts("message", [m.id for m in messages])
         return {
-            "messages": [{**message_json(m), "flagged": m.id in flagged} for m in messages],
+            "messages": [_message(m, m.id in flagged) for m in messages],
             "cursor": messages[-1].id if len(messages) == limit else None,
         }
 
@@ -113,3 +113,23 @@ class MessagingService:
         for other in others:
             if other != user_id and await self._social.blocked_between(user_id, other):
                 raise Blocked("a block stands between you and a member")
+
+
+def _message(message: Message, flagged: bool) -> dict[str, Any]:
+    """The ``message`` view; ``flagged``: the text classifier flagged it (apps hide it behind a tap)."""
+    view = MESSAGE.build(message)
+    view["flagged"] = flagged
+    return view
+
+
+def _summary(summary: ConversationSummary, flagged: set[int]) -> dict[str, Any]:
+    """What ``conversation_summary`` adds to a conversation; ``flagged``: ids of flagged messages."""
+    last = summary.last_message
+    return {
+        "last_message": None if last is None else _message(last, last.id in flagged),
+        "unread": summary.unread,
+        "receipts": [
+            {"user_id": user_id, "delivered": delivered, "read": read}
+            for user_id, (delivered, read) in sorted(summary.receipts.items())
+        ],
+    }

@@ -16,7 +16,7 @@ from typing import Any
 from actors.feed.actor import FeedRouter
 from kernel.errors import NotFound
 from protocol.events import POST_CREATED
-from protocol.views import comment_json, post_json, profile_json
+from protocol.views import COMMENT, POST, PROFILE
 from services.intelligence import IntelligenceService
 from services.streams import TimelineStreams
 from stores.bus import Delivery, EventBus
@@ -67,11 +67,11 @@ class SocialService:
         if profile is None:
             raise NotFound("no such user")
         you_follow = await self._social.followed_among(viewer_id, [user_id])
-        return {**profile_json(profile), "you_follow": bool(you_follow)}
+        return {**PROFILE.build(profile), "you_follow": bool(you_follow)}
 
     async def update_profile(self, user_id: int, changes: dict[str, Any]) -> dict[str, Any]:
         profile = await self._social.update_profile(user_id, **changes)
-        return profile_json(profile)
+        return PROFILE.build(profile)
 
     async def follow(self, user_id: int, target_id: int) -> bool:
         created = await self._social.follow(user_id, target_id)
@@ -123,15 +123,15 @@ class SocialService:
         await self._notify_mentions(
             author_id, text, {"kind": "mention", "actor_id": author_id, "post_id": post.id}
         )
-        return post_json(post)
+        return POST.build(post)
 
     async def get_post(self, viewer_id: int, post_id: int) -> dict[str, Any]:
-        post = post_json(await self._visible_post(viewer_id, post_id))
+        post = POST.build(await self._visible_post(viewer_id, post_id))
         await self._intelligence.record_view(viewer_id, post)
         return (await self._intelligence.annotate(viewer_id, [post]))[0]
 
     async def edit_post(self, user_id: int, post_id: int, text: str) -> dict[str, Any]:
-        return post_json(await self._social.edit_post(post_id, user_id, text))
+        return POST.build(await self._social.edit_post(post_id, user_id, text))
 
     async def delete_post(self, user_id: int, post_id: int) -> None:
         await self._social.delete_post(post_id, user_id)
@@ -161,7 +161,7 @@ class SocialService:
         await self._record_activity(
             user_id, {"kind": "comment", "post_id": post_id, "comment_id": comment.id}
         )
-        return {**comment_json(comment), "flagged": flagged}
+        return {**COMMENT.build(comment), "flagged": flagged}
 
     async def comments(
         self, viewer_id: int, post_id: int, after_id: int | None, limit: int
@@ -172,7 +172,7 @@ class SocialService:
         flagged = await self._intelligence.flagged_texts("comment", [c.id for c in page])
         return {
             "comments": [
-                {**comment_json(c), "flagged": c.id in flagged} for c in page if c.author_id not in blocked
+                {**COMMENT.build(c), "flagged": c.id in flagged} for c in page if c.author_id not in blocked
             ],
             "cursor": page[-1].id if len(page) == limit else None,
         }
@@ -207,7 +207,7 @@ class SocialService:
                     and (oldest is None or post.created_at >= oldest)
                     and (newest is None or post.created_at < newest)
                 ):
-                    posts.append(post_json(post))
+                    posts.append(POST.build(post))
         posts.sort(key=lambda p: (p["created_at"], p["id"]), reverse=True)
         cursor = entries[-1].seq if len(entries) == limit else None
         return {"posts": await self._intelligence.annotate(user_id, posts), "cursor": cursor}

@@ -12,7 +12,7 @@ from typing import Any
 
 from actors.session.actor import StreamEvent
 from protocol.events import POST_CREATED, POST_REMOVED
-from protocol.views import post_json
+from protocol.views import POST
 from stores.social import SocialStore
 from stores.timeline import Entry, TimelineStore
 
@@ -43,4 +43,4 @@ class TimelineStreams:
         post = posts.get(entry.body["post_id"])
         if post is None or post.author_id in blocked:
             return StreamEvent(entry.seq, POST_REMOVED, {"post_id": entry.body["post_id"]})
-        return StreamEvent(entry.seq, POST_CREATED, {"post": post_json(post)})
+        return StreamEvent(entry.seq, POST_CREATED, {"post": POST.build(post)})

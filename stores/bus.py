@@ -12,11 +12,16 @@ message on the bus, not 2,000.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 import msgpack
+
+from kernel.errors import DomainError
+
+log = logging.getLogger("stores.bus")
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,6 +50,10 @@ class LocalDeliverer(Protocol):
 class EventBus(Protocol):
     async def publish(self, delivery: Delivery) -> None: ...
 
+    async def alone(self) -> bool:
+        """Whether no other live server process shares this bus (False when that cannot be told)."""
+        ...
+
 
 class InProcessBus:
     """The single-process bus: publishing is delivering."""
@@ -57,13 +66,30 @@ class InProcessBus:
         self.published += 1
         await self._local.deliver(delivery)
 
+    async def alone(self) -> bool:
+        return True  # processes that share a site share a Redis bus
+
+
+async def publish_live(bus: EventBus, delivery: Delivery) -> bool:
+    """Publish ``delivery``; False (and a log line) where live delivery failed, never an error.
+
+    Live delivery is best effort on top of what is stored: durable streams are repaired by the
+    next push or a resume, ephemeral events are simply missed. So a publisher must not fail, crash
+    or (a FeedActor) write a post everywhere again because the bus or some session is down.
+    """
+    try:
+        await bus.publish(delivery)
+    except DomainError as exc:
+        log.warning("live delivery of %s on %r failed: %s", delivery.type, delivery.stream, exc)
+        return False
+    return True
+
 
 def user_pusher(bus: EventBus) -> Callable[[int, str, str, dict[str, Any]], Awaitable[bool]]:
     """A ``push(user_id, stream, type, body)`` for one-user ephemeral events (media progress…),
     delivered through the bus so the user's sockets may be on any process."""
 
     async def push(user_id: int, stream: str, type_: str, body: dict[str, Any]) -> bool:
-        await bus.publish(Delivery(stream, type_, body, ((user_id, None),)))
-        return True
+        return await publish_live(bus, Delivery(stream, type_, body, ((user_id, None),)))
 
     return push

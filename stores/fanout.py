@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Protocol
 
 
@@ -13,3 +14,12 @@ class FanoutLedger(Protocol):
         """Posts still pending ``older_than_s`` after their creation and not claimed in the last
         ``lease_s``, oldest first; claimed for ``lease_s``, so that of several processes sweeping at
         once only one fans each out again."""
+
+    async def clock(self) -> datetime:
+        """The time on the clock that stamps posts' creation and claims (a fence for
+        :meth:`claim_orphans`: the server's clock, not this process's)."""
+
+    async def claim_orphans(self, *, before: datetime, limit: int) -> list[int]:
+        """Posts still pending that were created before ``before`` and not claimed since, oldest
+        first, claimed now — whatever their age or older claim. Only for a caller that knows every
+        process alive at ``before`` is gone: their posts and their sweepers' claims are orphans."""

@@ -13,7 +13,7 @@ from stores.fanout import FanoutLedger
 from stores.messaging import MessageStore
 from stores.postgres.analysis import PostgresAnalysisStore
 from stores.postgres.database import Database, open_database
-from stores.postgres.embedded import embedded_postgres
+from stores.postgres.embedded import EmbeddedPostgres, embedded_postgres
 from stores.postgres.fanout import PostgresFanoutLedger
 from stores.postgres.messaging import PostgresMessageStore
 from stores.postgres.social import PostgresSocialStore
@@ -40,8 +40,9 @@ class Stores:
     """A Qdrant server when ``settings.qdrant_url`` is set, else embedded under ``data_dir/vectors``."""
     analysis: AnalysisStore
     dsn: str
-    embedded: bool
-    """True when we started PostgreSQL ourselves under ``settings.data_dir``."""
+    embedded: EmbeddedPostgres | None
+    """The PostgreSQL we started ourselves under ``settings.data_dir`` (its watchdog is a child of
+    the tree), or None when ``settings.pg_dsn`` names a server someone else runs."""
 
 
 @asynccontextmanager
@@ -51,9 +52,10 @@ async def open_stores(settings: Settings) -> AsyncIterator[Stores]:
     Everything is closed (and the embedded server stopped) when the block ends.
     """
     async with AsyncExitStack() as stack:
-        embedded = settings.pg_dsn is None
+        embedded: EmbeddedPostgres | None = None
         if settings.pg_dsn is None:
-            dsn = await stack.enter_async_context(embedded_postgres(settings.data_dir))
+            embedded = await stack.enter_async_context(embedded_postgres(settings.data_dir))
+            dsn = embedded.dsn
         else:
             dsn = settings.pg_dsn
         db = await stack.enter_async_context(

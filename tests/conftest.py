@@ -20,6 +20,9 @@ from viora.client import Client
 from viora.runtime import Runtime
 from viora.server import serve
 
+pytest_plugins = ("frames", "pytester")
+"""``frames``: every frame a test's Client receives is checked against the protocol registry."""
+
 
 @pytest.fixture(scope="session")
 def embedded_pg_admin_dsn() -> Iterator[str]:

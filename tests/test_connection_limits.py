@@ -19,6 +19,8 @@ from protocol.errors import CloseCode
 class SilentPeer:
     """A client that never sends and never reads: every send blocks, as on a full TCP window."""
 
+    peer = "203.0.113.9"
+
     def __init__(self) -> None:
         self.sent = 0
         self.closed: tuple[int, str] | None = None
@@ -68,7 +70,14 @@ async def test_a_silent_client_is_shed_when_its_byte_budget_runs_out(autojump_cl
 class Quiet:
     """A socket as the sweeper sees it."""
 
-    def __init__(self, opened_at: float, user_id: int | None = None, expires_at: float | None = None) -> None:
+    def __init__(
+        self,
+        opened_at: float = 0.0,
+        user_id: int | None = None,
+        expires_at: float | None = None,
+        peer: str | None = None,
+    ) -> None:
+        self.peer = peer
         self.last_seen = self.opened_at = opened_at
         self.user_id = user_id
         self.expires_at = expires_at
@@ -96,3 +105,13 @@ def test_the_sweep_closes_anonymous_sockets_past_the_deadline_and_expired_tokens
     assert newcomer.closed is None
     assert expired.closed is CloseCode.SIGNED_OUT
     assert valid.closed is None
+
+
+def test_sockets_per_address_are_capped_except_loopback() -> None:
+    registry = SocketRegistry(Settings(max_sockets_per_address=2))
+    remote = [Quiet(peer="203.0.113.7") for _ in range(3)]
+    assert [registry.add(s) for s in remote] == [True, True, False]
+    assert registry.add(Quiet(peer="198.51.100.1")), "another address has its own allowance"
+    assert all(registry.add(Quiet(peer="127.0.0.1")) for _ in range(5)), "loopback (a proxy) is not capped"
+    registry.discard(remote[0])
+    assert registry.add(Quiet(peer="203.0.113.7")), "a closed socket frees its place"

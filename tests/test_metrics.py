@@ -82,10 +82,11 @@ async def test_metrics_show_live_figures_after_traffic(
 
 @dataclass(eq=False)
 class FakeSocket:
-    """Only the counters ``SocketRegistry.frame_totals`` reads."""
+    """Only what ``SocketRegistry.add`` and ``frame_totals`` read."""
 
     frames_in: int
     frames_out: int
+    peer: str | None = None
 
 
 def test_closed_sockets_stay_in_the_message_totals() -> None:

@@ -169,6 +169,8 @@ def test_push_and_ping_frames() -> None:
     assert push == ServerFrame("push", None, "session.signed_out", "session", 4, {"reason": "logout"})
     assert encode_ping() == pack({"v": 1, "t": "ping"})
     assert decode_server_frame(encode_ping()) == ServerFrame("ping", None, "ping", None, None, {})
+    # The answer to a ping request sent without an id has a body: a reply, not a heartbeat.
+    assert decode_server_frame(encode_reply(None, "ping", {"ts": 1.5})).kind == "reply"
 
 
 @pytest.mark.parametrize("data", [b"\xc1", pack([1]), pack({"v": 2, "t": "x"}), pack({"v": 1, "t": 1})])

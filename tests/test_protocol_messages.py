@@ -1,23 +1,36 @@
-"""The message registry: lookup, body validation, and the invariants of specs."""
+"""The message registry: lookup, body validation (bounds, items, choices), views, reply and push
+checks, and the invariants of specs."""
 
 from __future__ import annotations
 
+import dataclasses
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
 
 from protocol import registry
-from protocol.codec import Request
+from protocol.codec import Request, ServerFrame
 from protocol.errors import ErrorCode, ProtocolError
 from protocol.messages import (
     REGISTRY,
     SERVER_MESSAGES,
+    VIEWS,
     Field,
     MessageSpec,
+    ShapeError,
+    View,
+    check_reply,
+    check_server_frame,
+    check_server_message,
     client_message,
     register,
+    register_view,
     validate_body,
 )
+from protocol.views import COMMENT, CONVERSATION, MESSAGE, POST, PROFILE, VIEWED_POST
+from stores.messaging import Conversation, Message
+from stores.social import Comment, Post, Profile
 
 TYPED = MessageSpec(
     "test.typed",
@@ -138,3 +151,194 @@ def test_every_declared_field_is_documented() -> None:
         assert spec.summary
         for f in (*spec.body, *spec.reply):
             assert f.description, (spec.type, f.name)
+
+
+# --------------------------------------------------------------------------- bounds, items, choices
+
+
+def test_ints_are_64_bit_unless_narrower_bounds_are_declared() -> None:
+    assert check(TYPED, {"i": 2**63 - 1}) == {"i": 2**63 - 1}
+    assert check(TYPED, {"i": -(2**63)}) == {"i": -(2**63)}
+    assert "b.i: greater than 9223372036854775807" in bad(TYPED, {"i": 2**63})
+    assert "b.i: less than -9223372036854775808" in bad(TYPED, {"i": -(2**63) - 1})
+    assert "b.post_id: greater than" in bad(client_message("post.get"), {"post_id": 2**64 - 1})
+    assert "expected int, got bool" in bad(client_message("post.get"), {"post_id": True})
+
+
+def test_declared_minimums_refuse_negative_values() -> None:
+    resume = client_message("stream.resume")
+    assert check(resume, {"stream": "home", "after": 0}) == {"stream": "home", "after": 0}
+    assert "b.after: less than 0" in bad(resume, {"stream": "home", "after": -1})
+    assert "b.offset: less than 0" in bad(client_message("search"), {"query": "cats", "offset": -5})
+
+
+def test_list_items_are_checked_by_type() -> None:
+    create = client_message("post.create")
+    assert check(create, {"text": "hi", "media_ids": [1, 2]}) == {"text": "hi", "media_ids": [1, 2]}
+    assert "b.media_ids[1]: expected int, got str" in bad(create, {"text": "hi", "media_ids": [1, "2"]})
+    assert "b.media_ids[0]: expected int, got bool" in bad(create, {"text": "hi", "media_ids": [True]})
+    assert "b.media_ids[0]: greater than" in bad(create, {"text": "hi", "media_ids": [2**63]})
+    assert "b.user_ids[0]: expected int, got nil" in bad(client_message("dm.group"), {"user_ids": [None]})
+    assert "b.user_ids[1]: expected int" in bad(client_message("presence.get"), {"user_ids": [1, 1.5]})
+
+
+def test_choices_are_enforced_for_strs_and_lists_of_strs() -> None:
+    assert "b.stream: expected one of home, notifications, dm" in bad(
+        client_message("stream.resume"), {"stream": "posts"}
+    )
+    search = client_message("search")
+    assert check(search, {"query": "q", "kinds": ["video"]}) == {"query": "q", "kinds": ["video"]}
+    assert "b.kinds[1]: expected one of image, video" in bad(
+        search, {"query": "q", "kinds": ["image", "gif"]}
+    )
+    decide = client_message("moderation.decide")
+    assert "b.verdict: expected one of ok, flagged" in bad(decide, {"media_id": 1, "verdict": "pending"})
+
+
+# --------------------------------------------------------------------------- views and replies
+
+
+@dataclass(frozen=True)
+class StoredPost:
+    """Stands in for the store's dataclass: views read attributes by name, whatever the class."""
+
+    id: int = 7
+    author_id: int = 1
+    text: str = "hello"
+    media_ids: tuple[int, ...] = (3,)
+    reply_to: int | None = None
+    created_at: float = 1.5
+    edited_at: float | None = None
+    likes: int = 0
+    comments: int = 2
+    extra: str = "never sent"
+
+
+def viewed_post(**changes: Any) -> dict[str, Any]:
+    post = POST.build(StoredPost())
+    media = {"id": 3, "moderation": "ok", "kind": "image", "variants": None}
+    return {**post, "alignment": None, "text_flagged": False, "liked": True, "media": [media], **changes}
+
+
+def test_a_view_is_built_from_the_stored_fields_by_name() -> None:
+    built = POST.build(StoredPost())
+    assert built == {
+        "id": 7,
+        "author_id": 1,
+        "text": "hello",
+        "media_ids": [3],  # a list on the wire, whatever the store keeps
+        "reply_to": None,
+        "created_at": 1.5,
+        "edited_at": None,
+        "likes": 0,
+        "comments": 2,
+    }
+    assert VIEWED_POST.build(StoredPost()) == built  # what services add is not read from the store
+    check_reply(client_message("post.create"), {"post": built})
+
+
+@pytest.mark.parametrize(
+    ("view", "stored"),
+    [(POST, Post), (COMMENT, Comment), (PROFILE, Profile), (CONVERSATION, Conversation), (MESSAGE, Message)],
+)
+def test_views_read_only_attributes_the_stores_have(view: View, stored: type) -> None:
+    built_from = {f.name for f in view.fields if f.added_by is None}
+    assert built_from <= {f.name for f in dataclasses.fields(stored)}
+
+
+def test_replies_are_checked_with_their_views_all_the_way_down() -> None:
+    get = client_message("post.get")
+    check_reply(get, {"post": viewed_post()})
+    check_reply(get, {"post": viewed_post(reply_to=3, edited_at=2.0, alignment=55.5)})
+    cases: list[tuple[dict[str, Any], str]] = [
+        ({}, "reply to post.get: b.post: required"),
+        ({"post": viewed_post(), "more": 1}, "b.more: unknown field"),
+        ({"post": {**viewed_post(), "extra": "x"}}, "b.post.extra: unknown field"),
+        ({"post": viewed_post(liked=None)}, "b.post.liked: expected bool, got nil"),
+        ({"post": viewed_post(id=None)}, "b.post.id: expected int, got nil"),
+        ({"post": viewed_post(likes=-1)}, "b.post.likes: less than 0"),
+        ({"post": viewed_post(media=[{"id": 3}])}, "b.post.media[0].moderation: required"),
+        (
+            {"post": viewed_post(media=[{"id": 3, "moderation": "meh", "kind": None, "variants": None}])},
+            "b.post.media[0].moderation: expected one of pending, ok, flagged",
+        ),
+        ({"post": viewed_post(media=["3"])}, "b.post.media[0]: expected map (post_media), got str"),
+        ({"post": POST.build(StoredPost())}, "b.post.alignment: required"),
+    ]
+    for body, problem in cases:
+        with pytest.raises(ShapeError) as info:
+            check_reply(get, body)
+        assert problem in str(info.value), body
+
+
+def test_replies_of_messages_that_are_never_answered_are_refused() -> None:
+    with pytest.raises(ShapeError, match="never answered"):
+        check_reply(client_message("pong"), {})
+
+
+def test_server_messages_and_frames_are_checked() -> None:
+    removed = SERVER_MESSAGES["post.removed"]
+    check_server_message(removed, {"post_id": 4})
+    with pytest.raises(ShapeError, match=r"post.removed: b.post_id: expected int, got str"):
+        check_server_message(removed, {"post_id": "4"})
+    check_server_frame(ServerFrame("push", None, "post.removed", "home", 3, {"post_id": 4}))
+    check_server_frame(
+        ServerFrame("error", 1, "error", None, None, {"code": "not_found", "message": "", "ref": 1})
+    )
+    for wrong, problem in [
+        (ServerFrame("push", None, "post.removed", "dm", 3, {"post_id": 4}), "declared on 'home'"),
+        (ServerFrame("push", None, "post.removed", "home", None, {"post_id": 4}), "with seq None"),
+        (ServerFrame("reply", 1, "no.such", None, None, {}), "undeclared type 'no.such'"),
+        (ServerFrame("error", 1, "error", None, None, {"code": "oops", "message": "", "ref": 1}), "b.code"),
+    ]:
+        with pytest.raises(ShapeError, match=problem):
+            check_server_frame(wrong)
+
+
+def test_every_list_declares_its_items_and_every_view_is_registered() -> None:
+    owners = [
+        *((spec.type, (*spec.body, *spec.reply)) for spec in (*REGISTRY.values(), *SERVER_MESSAGES.values())),
+        *((view.name, view.fields) for view in VIEWS.values()),
+    ]
+    for owner, fields in owners:
+        for f in fields:
+            assert f.type != "list" or f.items is not None, (owner, f.name)
+            assert f.view is None or VIEWS[f.view.name] is f.view, (owner, f.name)
+            assert f.description, (owner, f.name)
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda: Field("n", "str", "", minimum=0),
+        lambda: Field("n", "int", "", choices=("a",)),
+        lambda: Field("n", "str", "", choices=()),
+        lambda: Field("n", "int", "", items="int"),
+        lambda: Field("n", "list", "", items="list"),  # type: ignore[arg-type]  # the point of the case
+        lambda: Field("n", "view", ""),
+        lambda: Field("n", "str", "", view=POST),
+        lambda: Field("n", "list", "", items="int", view=POST),
+        lambda: Field("n", "int", "", maximum=2**63),
+        lambda: Field("n", "int", "", minimum=2, maximum=1),
+        lambda: View("v", "", (Field("n", "int", ""), Field("n", "str", ""))),
+        lambda: MessageSpec("x", "client", "", reply=(Field("n", "int", ""), Field("n", "str", ""))),
+    ],
+)
+def test_inconsistent_field_and_view_declarations_are_refused(make: Any) -> None:
+    with pytest.raises(ValueError):
+        make()
+
+
+def test_views_are_registered_once_and_before_use(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(registry, "VIEWS", {})
+    monkeypatch.setattr(registry, "REGISTRY", {})
+    inner = View("inner", "", (Field("n", "int", ""),))
+    outer = View("outer", "", (Field("i", "view", "", view=inner),))
+    with pytest.raises(ValueError, match="not registered"):
+        register_view(outer)
+    with pytest.raises(ValueError, match="not registered"):
+        register(MessageSpec("x", "client", "", reply=(Field("i", "view", "", view=inner),)))
+    register_view(inner)
+    register_view(outer)
+    with pytest.raises(ValueError, match="already registered"):
+        register_view(inner)

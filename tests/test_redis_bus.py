@@ -9,6 +9,7 @@ import redis
 import trio
 import trio.testing
 
+from kernel.errors import ActorStopped
 from stores.bus import Delivery
 from stores.redis.bus import RedisBus
 from stores.redis.client import RedisClient
@@ -24,6 +25,20 @@ class Recorder:
     async def deliver(self, delivery: Delivery) -> int:
         await self.send.send(delivery)
         return len(delivery.targets)
+
+
+class Flaky(Recorder):
+    """A LocalDeliverer whose first delivery fails, as one to a stopped session did."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.failures = 1
+
+    async def deliver(self, delivery: Delivery) -> int:
+        if self.failures:
+            self.failures -= 1
+            raise ActorStopped("/viora/sessions/user:1")
+        return await super().deliver(delivery)
 
 
 def client(url: str, prefix: str) -> RedisClient:
@@ -104,3 +119,38 @@ async def test_a_publish_without_redis_is_store_unavailable(prefix: str) -> None
     with pytest.raises(StoreUnavailable):
         await bus.publish(Delivery("typing", "typing", {}, ((1, None),)))
     assert bus.errors == 1
+
+
+async def test_a_failed_local_delivery_is_counted_and_the_subscriber_carries_on(
+    redis_url: str, prefix: str
+) -> None:
+    flaky = Flaky()
+    bus = RedisBus(client(redis_url, prefix), flaky)
+    async with trio.open_nursery() as nursery:
+        supervisor = Supervisor("flaky", [bus.child_spec()])
+        await nursery.start(supervisor.run)
+        with trio.fail_after(5):
+            for n in (1, 2):
+                await bus.publish(Delivery("typing", "typing", {"n": n}, ((1, None),)))
+            assert (await flaky.receive.receive()).body == {"n": 2}
+        (node,) = supervisor.inspect()["children"]
+        assert (node["restarts"], bus.subscriptions, bus.errors) == (0, 1, 1)
+        await supervisor.shutdown()
+
+
+async def test_a_bus_is_alone_while_no_other_process_is_subscribed(
+    buses: list[tuple[RedisBus, Recorder]], redis_url: str, prefix: str
+) -> None:
+    (a, _), (b, _) = buses
+    assert not await a.alone() and not await b.alone(), "each sees the other"
+    solo = RedisBus(client(redis_url, f"{prefix}-solo"), Recorder())  # another site, same server
+    assert await solo.alone()
+    async with trio.open_nursery() as nursery:
+        supervisor = Supervisor("solo", [solo.child_spec()])
+        await nursery.start(supervisor.run)
+        assert await solo.alone(), "its own subscription does not count"
+        await supervisor.shutdown()
+    unreachable = RedisBus(
+        RedisClient("redis://127.0.0.1:1/0", prefix=prefix, threads=1, timeout_s=1.0), Recorder()
+    )
+    assert not await unreachable.alone(), "cannot tell: not alone"

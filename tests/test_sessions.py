@@ -10,13 +10,14 @@ import trio
 import trio.testing
 from live import PASSWORD, expect_error, subscribe
 
-from actors.session.actor import Push, SessionRequest, StreamEvent, UserSession
-from actors.session.directory import SessionDirectory
+from actors.session.actor import RESUME_PAGE, Push, SessionRequest, StreamEvent, UserSession
+from actors.session.directory import RESTART_WAIT_S, SessionDirectory
 from kernel.errors import StoreUnavailable
 from protocol.codec import decode_server_frame
 from protocol.errors import CloseCode
 from services.streams import TimelineStreams
-from supervisor import Supervisor
+from stores.bus import Delivery
+from supervisor import Backoff, Supervisor
 from viora.runtime import Runtime
 
 
@@ -46,11 +47,11 @@ class StoredStream:
 
 @asynccontextmanager
 async def running_directory(
-    mailbox: int = 16,
+    mailbox: int = 16, backoff: Backoff | None = None
 ) -> AsyncIterator[tuple[Supervisor, SessionDirectory, StoredStream]]:
     """A sessions supervisor and its directory over an in-memory stream store, shut down after."""
     stored = StoredStream()
-    sessions = Supervisor("sessions")
+    sessions = Supervisor("sessions", backoff=backoff)
     async with trio.open_nursery() as nursery:
         await nursery.start(sessions.run)
         yield sessions, SessionDirectory(sessions, mailbox=mailbox, idle_s=30.0, streams=stored), stored
@@ -263,3 +264,107 @@ async def test_a_store_outage_during_stream_resume_answers_unavailable_over_the_
         (node,) = session_children(server)
         assert node["restarts"] == 0 and node["state"] == "running"
         assert (await subscribe(client, "home", after=0))["last"] == 0
+
+
+def home_seqs(socket: FakeSocket) -> list[int]:
+    frames = (decode_server_frame(f) for f in socket.frames)
+    return [f.seq for f in frames if f.stream == "home"]
+
+
+async def resume(ref: Any, socket: FakeSocket, after: int | None) -> dict[str, Any]:
+    body: dict[str, Any] = {"stream": "home"} if after is None else {"stream": "home", "after": after}
+    reply: dict[str, Any] = await ref.ask(SessionRequest("stream.resume", body, socket))
+    return reply
+
+
+async def store_and_push(directory: SessionDirectory, stored: StoredStream, n: int) -> StreamEvent:
+    """What a fan-out does: the entry is stored, then pushed with its number."""
+    event = stored.append(n)
+    await directory.push(7, "home", event.type, event.body, seq=event.seq)
+    return event
+
+
+async def flush(ref: Any) -> None:
+    await ref.ask(Push("media", "flush", {}))  # the actor handles messages in order
+
+
+async def test_a_delivery_to_a_restarting_session_is_queued_without_waiting(autojump_clock: Any) -> None:
+    async with running_directory(backoff=Backoff(initial_s=60.0, max_s=60.0)) as (sessions, directory, _):
+        socket = FakeSocket(1)
+        ref = await directory.attach(7, "mia", socket)
+        await ref.tell("a message no SessionActor understands")  # crashes; restarted in 60 s
+        await trio.testing.wait_all_tasks_blocked()
+        assert not ref.alive
+        with trio.fail_after(RESTART_WAIT_S / 10):  # before: waited for the restart, then raised
+            delivered = await directory.deliver(Delivery("media", "media.progress", {"n": 1}, ((7, None),)))
+        assert delivered == 1 and socket.frames == []
+        await ref.wait_alive()
+        await flush(ref)
+        assert [decode_server_frame(f).body for f in socket.frames] == [{"n": 1}, {}], "queued, then sent"
+        assert sessions.inspect()["children"][0]["restarts"] == 1
+
+
+async def test_a_delivery_to_a_session_stopped_for_good_is_skipped_and_counted() -> None:
+    async with running_directory() as (sessions, directory, _):
+        socket = FakeSocket(1)
+        await directory.attach(7, "mia", socket)
+        await directory.attach(8, "noa", FakeSocket(2))
+        await sessions.shutdown()  # the sessions subtree stopped: its mailboxes are closed
+        targets = ((7, None), (8, None))
+        assert await directory.deliver(Delivery("media", "media.progress", {}, targets)) == 0
+        assert await directory.push(7, "media", "media.progress", {}) is False
+        assert directory.skipped == 3 and socket.frames == []
+
+
+async def test_resuming_beyond_the_head_starts_from_the_head_and_silences_nothing() -> None:
+    async with running_directory() as (_sessions, directory, stored):
+        subscribed, ahead, later = FakeSocket(1), FakeSocket(2), FakeSocket(3)
+        ref = await directory.attach(7, "mia", subscribed)
+        await directory.attach(7, "mia", ahead)
+        await directory.attach(7, "mia", later)
+        assert (await resume(ref, subscribed, after=0))["last"] == 0
+        assert await resume(ref, ahead, after=1000) == {"stream": "home", "last": 0, "more": False}
+        await store_and_push(directory, stored, 1)
+        await flush(ref)
+        assert await resume(ref, later, after=None) == {"stream": "home", "last": 1, "more": False}
+        await store_and_push(directory, stored, 2)
+        await flush(ref)
+        assert (home_seqs(subscribed), home_seqs(ahead), home_seqs(later)) == ([1, 2], [1, 2], [2])
+
+
+async def test_a_socket_replayed_page_by_page_gets_live_pushes_only_once_caught_up() -> None:
+    async with running_directory() as (_sessions, directory, stored):
+        live, replayed = FakeSocket(1), FakeSocket(2)
+        ref = await directory.attach(7, "mia", live)
+        for n in range(RESUME_PAGE + 50):
+            stored.append(n)
+        await resume(ref, live, after=None)
+        await directory.attach(7, "mia", replayed)
+        first = await resume(ref, replayed, after=0)
+        assert first == {"stream": "home", "last": RESUME_PAGE, "more": True}
+        pushed = await store_and_push(directory, stored, 999)  # while the replay is between pages
+        await flush(ref)
+        assert home_seqs(live) == [pushed.seq]
+        assert home_seqs(replayed) == list(range(1, RESUME_PAGE + 1)), "not ahead of its replay"
+        second = await resume(ref, replayed, after=first["last"])
+        assert second == {"stream": "home", "last": pushed.seq, "more": False}
+        after = await store_and_push(directory, stored, 1000)
+        await flush(ref)
+        assert home_seqs(replayed) == list(range(1, after.seq + 1)), "in order, no gap, no repeat"
+        assert home_seqs(live) == [pushed.seq, after.seq]
+
+
+async def test_a_resume_that_reads_past_pushes_on_their_way_leaves_them_to_the_other_sockets() -> None:
+    async with running_directory() as (_sessions, directory, stored):
+        live, returning = FakeSocket(1), FakeSocket(2)
+        ref = await directory.attach(7, "mia", live)
+        await resume(ref, live, after=0)
+        await store_and_push(directory, stored, 1)
+        on_its_way = stored.append(2)  # stored, its push not handled yet
+        await directory.attach(7, "mia", returning)
+        assert (await resume(ref, returning, after=0))["last"] == 2
+        await directory.push(7, "home", on_its_way.type, on_its_way.body, seq=on_its_way.seq)
+        await store_and_push(directory, stored, 3)
+        await flush(ref)
+        assert home_seqs(live) == [1, 2, 3], "2 was not dropped as already delivered"
+        assert home_seqs(returning) == [1, 2, 3]

@@ -180,3 +180,25 @@ async def test_a_post_whose_fan_out_was_lost_is_fanned_out_by_the_recovery_sweep
         await server.stores.timeline.append([r["user_id"]], "home", "post.created", {"post_id": lost.id})
         home = await reader.request("timeline.home")
         assert [p["id"] for p in home["posts"]] == [lost.id]
+
+
+async def test_resuming_beyond_the_head_does_not_silence_the_users_sockets(signup: Any, connect: Any) -> None:
+    async with signup("gil") as (gil, g), signup("hana") as (hana, h), connect() as hana_ahead:
+        await hana.request("follow", {"user_id": g["user_id"]})
+        await hana_ahead.request("auth.resume", {"token": h["token"]})
+        assert (await subscribe(hana))["last"] == 0
+        reply = await subscribe(hana_ahead, after=1000)  # numbers this stream never reached
+        assert reply == {"stream": "home", "last": 0, "more": False}, "clamped to the head"
+
+        first = (await gil.request("post.create", {"text": "first"}))["post"]
+        for client in (hana, hana_ahead):
+            push = await next_push(client)
+            assert (push.seq, push.body["post"]["id"]) == (1, first["id"])
+
+        async with connect() as hana_later:
+            await hana_later.request("auth.resume", {"token": h["token"]})
+            assert (await subscribe(hana_later, after=None))["last"] == 1
+            second = (await gil.request("post.create", {"text": "second"}))["post"]
+            for client in (hana, hana_ahead, hana_later):
+                push = await next_push(client)
+                assert (push.seq, push.body["post"]["id"]) == (2, second["id"])

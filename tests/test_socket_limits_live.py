@@ -1,4 +1,4 @@
-"""Deadlines on live sockets: one that never signs in is closed (4005)."""
+"""Limits on live sockets: one that never signs in is closed (4005); an account's sockets are capped."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 import trio
+from live import expect_error
 
 from kernel.config import Settings
 
@@ -14,7 +15,9 @@ from kernel.config import Settings
 @pytest.fixture
 def server_settings(server_settings: Settings) -> Iterator[Settings]:
     # A sweep every half heartbeat interval: 0.5 s here, so the deadline is seen within a second.
-    yield server_settings.with_(sign_in_deadline_s=1.0, heartbeat_interval_s=1.0, heartbeat_timeout_s=30.0)
+    yield server_settings.with_(
+        sign_in_deadline_s=1.0, heartbeat_interval_s=1.0, heartbeat_timeout_s=30.0, max_sockets_per_user=2
+    )
 
 
 async def test_an_anonymous_socket_is_closed_after_the_sign_in_deadline(connect: Any, signup: Any) -> None:
@@ -23,3 +26,10 @@ async def test_an_anonymous_socket_is_closed_after_the_sign_in_deadline(connect:
             code, _reason = await anonymous.wait_closed()
         assert code == 4005
         assert await signed_in.request("echo", {"data": "still here"}) == {"data": "still here"}
+
+
+async def test_an_account_may_open_only_so_many_sockets(connect: Any, signup: Any) -> None:
+    async with signup("many") as (first, reply), connect() as second, connect() as third:
+        await second.request("auth.resume", {"token": reply["token"]})
+        await expect_error("limit_reached", third.request("auth.resume", {"token": reply["token"]}))
+        assert (await first.request("session.info"))["sockets"] == 2

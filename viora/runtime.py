@@ -3,6 +3,7 @@
 Tree (children start top to bottom and stop bottom to top)::
 
     /viora                   one_for_one
+      postgres               embedded PostgreSQL only: its watchdog, restarting it if it dies
       loop-probe             event-loop lag
       presence               who is online; tells followers when users come and go
       embedder               batching CLIP embedder (one model, one inference at a time)
@@ -229,6 +230,7 @@ def build_services(
 
 def tree_children(
     settings: Settings,
+    stores: Stores,
     live: LiveDelivery,
     content: ContentServices,
     feed: FeedRouter,
@@ -236,7 +238,7 @@ def tree_children(
     probe: LoopLagProbe,
 ) -> list[ChildSpec]:
     """The root's children in start order (they stop in reverse: see the module docstring)."""
-    return [
+    children = [
         ChildSpec("loop-probe", probe.run),
         live.presence_spec,
         content.embedder.child_spec(),
@@ -247,6 +249,9 @@ def tree_children(
         ChildSpec("heartbeats", services.sockets.run_sweeper),
         *live.children,
     ]
+    if stores.embedded is not None:
+        children.insert(0, ChildSpec("postgres", stores.embedded.watch))  # first up, last down
+    return children
 
 
 @asynccontextmanager
@@ -261,7 +266,7 @@ async def open_runtime(settings: Settings, http: HttpServer | None = None) -> As
         feed = build_feed(settings, stores, live, content)
         services = build_services(settings, stores, live, content, feed)
         probe = LoopLagProbe(settings.loop_lag_probe_s)
-        children = tree_children(settings, live, content, feed, services, probe)
+        children = tree_children(settings, stores, live, content, feed, services, probe)
         if http is not None:
 
             async def run_http(ctx: ChildContext) -> None:

@@ -11,6 +11,7 @@ restarts it with a freshly loaded model ("let it crash").
 from __future__ import annotations
 
 import time
+from functools import partial
 from typing import NoReturn
 
 import trio
@@ -49,7 +50,7 @@ class EmbedderActor:
                 await self._embed(batch)
             except Exception as exc:
                 self._metrics.crashed_requests += sum(not r.done.is_set() for r in batch)
-                fail_unanswered(batch, lambda: Fault(f"the model failed: {exc!r}"))
+                fail_unanswered(batch, partial(Fault, f"the model failed: {exc!r}"))
                 raise
             finally:  # cancelled (stop) mid-batch: nobody must wait for an answer that won't come
                 fail_unanswered(batch, lambda: Unavailable("the embedder stopped"))

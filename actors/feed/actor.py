@@ -25,8 +25,8 @@ from actors.actor import Actor, ActorRef, actor_spec
 from actors.feed.recovery import FanoutRecovery
 from kernel.errors import StoreUnavailable
 from protocol.events import POST_CREATED
-from protocol.views import post_json
-from stores.bus import Delivery, EventBus
+from protocol.views import POST
+from stores.bus import Delivery, EventBus, publish_live
 from stores.fanout import FanoutLedger
 from stores.social import Post, SocialStore
 from stores.timeline import TimelineStore
@@ -70,6 +70,8 @@ class FeedActor(Actor):
         self.posts = 0
         self.deliveries = 0
         self.failed = 0
+        self.undelivered = 0
+        """Batches stored but not delivered live (followers get them on their next resume)."""
 
     async def handle(self, message: Any) -> None:
         if not isinstance(message, FanOut):
@@ -103,19 +105,25 @@ class FeedActor(Actor):
         else:
             online_set = set(online)
             offline = [uid for uid in audience if uid not in online_set]
-        body = {"post": post_json(post)}
+        body = {"post": POST.build(post)}
         # Followers online here first, in their own small batch: each entry is still stored
         # before it is pushed, but the push no longer waits for the 10,000-row write behind it.
         for batch in (online, offline):
             if batch:
                 appended = await self._timeline.append(batch, "home", POST_CREATED, {"post_id": post.id})
-                await self._bus.publish(Delivery("home", POST_CREATED, body, tuple(appended)))
+                if not await publish_live(self._bus, Delivery("home", POST_CREATED, body, tuple(appended))):
+                    self.undelivered += 1
                 self.deliveries += len(appended)
         self.posts += 1
         self._after(post)
 
     def inspect(self) -> dict[str, Any]:
-        return {"posts_fanned_out": self.posts, "timeline_writes": self.deliveries, "failed": self.failed}
+        return {
+            "posts_fanned_out": self.posts,
+            "timeline_writes": self.deliveries,
+            "failed": self.failed,
+            "undelivered": self.undelivered,
+        }
 
 
 class FeedRouter:
@@ -136,7 +144,7 @@ class FeedRouter:
     ) -> None:
         self.specs: list[ChildSpec] = []
         self._refs: list[ActorRef[FeedActor]] = []
-        self.recovery = FanoutRecovery(ledger, social, self.fan_out)
+        self.recovery = FanoutRecovery(ledger, social, self.fan_out, bus.alone)
         for n in range(count):
             spec, ref = actor_spec(
                 f"feed-{n}",

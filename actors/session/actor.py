@@ -222,34 +222,69 @@ class SessionActor(Actor):
         self._deliver(stream, StreamEvent(seq, type_, body), packed)
 
     def _deliver(self, stream: str, event: StreamEvent, packed: bytes | None = None) -> None:
-        """Send a durable event to every socket that has not had it, in sequence order."""
+        """Send a durable event to the sockets it comes next for, and advance the session's number.
+
+        Only a socket whose cursor is exactly ``event.seq - 1`` gets it, so what each socket is
+        sent is gapless and in order whatever the others do: a socket still being replayed page by
+        page (its cursor behind) is left to its replay, which reads this event from the store in
+        turn; a socket resumed past the live pushes (its cursor ahead) waits for them to catch up.
+        """
         if packed is None:
             frame = encode_push(stream, event.seq, event.type, event.body)
         else:
             frame = encode_push_packed(stream, event.seq, event.type, packed)
+        previous = event.seq - 1
         for socket in list(self.session.sockets):
-            cursor = socket.cursors.get(stream)
-            if cursor is not None and cursor < event.seq:
+            if socket.cursors.get(stream) == previous:
                 socket.send_frame(frame)
                 socket.cursors[stream] = event.seq
         self.session.sequences[stream] = max(event.seq, self.session.sequences.get(stream, 0))
 
     async def _resume(self, request: SessionRequest) -> dict[str, Any]:
         """Subscribe one socket to a durable stream, replaying from the last number it saw
-        (``after``; absent = from now). Live pushes follow without a gap or a duplicate because
-        they pass through this same mailbox."""
+        (``after``; absent = from now), one page per request. Live pushes pass through this same
+        mailbox, and reach the socket once its replay has caught up with them (see ``_deliver``)."""
         stream, socket = request.body["stream"], request.socket
         user_id = self.session.user_id
-        after = request.body.get("after")
-        if after is None:
-            after = await self._streams.head(user_id, stream)
+        requested = request.body.get("after")
+        after = await self._streams.head(user_id, stream) if requested is None else requested
         events = await self._streams.read(user_id, stream, after, RESUME_PAGE)
         for event in events:
             socket.send_frame(encode_push(stream, event.seq, event.type, event.body))
-        last = events[-1].seq if events else after
+        if events:
+            last = events[-1].seq
+        elif requested is None:
+            last = after
+        else:
+            last = await self._within_head(stream, after)
         socket.cursors[stream] = last
-        self.session.sequences[stream] = max(last, self.session.sequences.get(stream, 0))
-        return {"stream": stream, "last": last, "more": len(events) == RESUME_PAGE}
+        more = len(events) == RESUME_PAGE
+        if not more:
+            self._join_live(stream, socket, last)
+        return {"stream": stream, "last": last, "more": more}
+
+    async def _within_head(self, stream: str, after: int) -> int:
+        """``after``, or the stream's head if that is lower: a client that claims to have seen
+        numbers the stream has not reached (another site's, a store restored from a backup) starts
+        from the head, instead of having the real events up to its number dropped as seen."""
+        if after <= self.session.sequences.get(stream, 0):
+            return after  # pushed live already, so the store has it: no need to ask
+        return min(after, await self._streams.head(self.session.user_id, stream))
+
+    def _join_live(self, stream: str, socket: Socket, last: int) -> None:
+        """A socket whose replay reached the end of the stream at ``last`` joins live delivery.
+
+        The session's number (the last event pushed live) moves up to ``last`` unless another
+        socket is live at the old number: the pushes in between are still on their way to that
+        one (or are repaired by the next push if they were lost), so they must not be dropped as
+        already delivered. This socket then waits for them, as its cursor is past them.
+        """
+        live = self.session.sequences.get(stream)
+        if live is None or (
+            last > live
+            and not any(s is not socket and s.cursors.get(stream) == live for s in self.session.sockets)
+        ):
+            self.session.sequences[stream] = last
 
     def _sign_out(self, message: SignOut) -> None:
         targets = [

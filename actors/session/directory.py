@@ -42,6 +42,9 @@ class SessionDirectory:
         self._sessions: dict[int, UserSession] = {}
         self._refs: dict[int, ActorRef[SessionActor]] = {}
         self._lock = trio.Lock()
+        self.skipped = 0
+        """Pushes not queued because the user's SessionActor was not running (not mailbox drops,
+        which its ref counts)."""
 
     async def attach(self, user_id: int, username: str, socket: Socket) -> ActorRef[SessionActor]:
         """Register ``socket`` as one of the user's and return the (running) SessionActor."""
@@ -107,25 +110,27 @@ class SessionDirectory:
     async def push(
         self, user_id: int, stream: str, type_: str, body: dict[str, Any], seq: int | None = None
     ) -> bool:
-        """Deliver a live event to the user's sockets, if any are open; False when offline.
+        """Deliver a live event to the user's sockets, if any are open; False when not delivered.
 
         Live delivery only: what must survive being offline is stored first (``seq`` is then its
-        number in the timeline store) and replayed on resume. A full session mailbox drops the
-        push rather than stall the sender (a fan-out serves thousands): for durable streams the
-        next push or a resume repairs the gap from the store.
+        number in the timeline store) and replayed on resume. Never waits: a full session mailbox
+        drops the push rather than stall the sender (a fan-out serves thousands), and so does a
+        session that is not running (see :meth:`_tell`). For durable streams the next push or a
+        resume repairs the gap from the store.
         """
         session = self._sessions.get(user_id)
         if session is None or not session.sockets:
             return False
-        ref = await self.actor_for(user_id)
-        return ref.try_tell(Push(stream, type_, body, seq))
+        return self._tell(user_id, Push(stream, type_, body, seq))
 
     async def deliver(self, delivery: Delivery) -> int:
         """Push a bus delivery to those of its targets online on this process.
 
         The hot loop of every fan-out: offline targets cost one dict lookup, the body is packed
-        once for everyone, and the loop yields every ``DELIVERY_SLICE`` pushes so a delivery to
-        thousands does not hold the event loop (the session actors start sending meanwhile).
+        once for everyone, nothing waits on a session, and the loop yields every
+        ``DELIVERY_SLICE`` pushes so a delivery to thousands does not hold the event loop (the
+        session actors start sending meanwhile). Never raises: a publisher is not to blame for a
+        session that is restarting.
         """
         packed = pack_body(delivery.body)
         delivered = 0
@@ -133,14 +138,29 @@ class SessionDirectory:
             session = self._sessions.get(user_id)
             if session is None or not session.sockets:
                 continue
-            ref = self._refs.get(user_id)
-            if ref is None or not ref.alive:
-                ref = await self.actor_for(user_id)
-            if ref.try_tell(Push(delivery.stream, delivery.type, delivery.body, seq, packed)):
+            if self._tell(user_id, Push(delivery.stream, delivery.type, delivery.body, seq, packed)):
                 delivered += 1
                 if delivered % DELIVERY_SLICE == 0:
                     await trio.lowlevel.checkpoint()
         return delivered
+
+    def _tell(self, user_id: int, push: Push) -> bool:
+        """Queue ``push`` for the user's SessionActor without waiting; False if it was not queued.
+
+        The mailbox belongs to the ref and outlives a crash, so a session being restarted gets the
+        push on its next incarnation. One that is gone for good (its subtree was stopped) or not
+        started yet is skipped rather than waited for: starting it is the next request's business
+        (``actor_for``), and its durable streams are repaired by the next push or a resume.
+        """
+        ref = self._refs.get(user_id)
+        if ref is None:
+            self.skipped += 1
+            return False
+        try:
+            return ref.try_tell(push)
+        except ActorStopped:
+            self.skipped += 1
+            return False
 
     def is_online(self, user_id: int) -> bool:
         session = self._sessions.get(user_id)

@@ -16,7 +16,7 @@ from typing import Any
 
 from actors.actor import Actor
 from kernel.errors import StoreUnavailable
-from stores.bus import Delivery, EventBus
+from stores.bus import Delivery, EventBus, publish_live
 from stores.presence import PresenceStore
 from stores.social import SocialStore
 
@@ -46,6 +46,8 @@ class PresenceActor(Actor):
         self._max_audience = max_audience
         self.broadcasts = 0
         self.store_errors = 0
+        self.undelivered = 0
+        """Broadcasts the bus failed to deliver live (followers read presence again with presence.get)."""
 
     async def handle(self, message: Any) -> None:
         if not isinstance(message, PresenceChanged):
@@ -68,10 +70,15 @@ class PresenceActor(Actor):
         if not followers or len(followers) > self._max_audience:
             return  # big accounts' presence is asked for (presence.get), not broadcast
         body = {"user_id": user_id, "online": status.online, "last_seen": status.last_seen}
-        await self._bus.publish(
-            Delivery(PRESENCE_STREAM, "presence", body, tuple((f, None) for f in followers))
-        )
-        self.broadcasts += 1
+        delivery = Delivery(PRESENCE_STREAM, "presence", body, tuple((f, None) for f in followers))
+        if await publish_live(self._bus, delivery):
+            self.broadcasts += 1
+        else:
+            self.undelivered += 1
 
     def inspect(self) -> dict[str, Any]:
-        return {"broadcasts": self.broadcasts, "store_errors": self.store_errors}
+        return {
+            "broadcasts": self.broadcasts,
+            "store_errors": self.store_errors,
+            "undelivered": self.undelivered,
+        }

@@ -9,7 +9,6 @@ import resource
 import time
 from typing import Any
 
-import trio
 from prometheus_client import CONTENT_TYPE_LATEST
 from quart import Response, jsonify, request
 from quart_trio import QuartTrio
@@ -19,7 +18,7 @@ from edges.http.errors import domain_error_response, error_response
 from edges.http.media import register_media_routes
 from edges.http.metrics import RuntimeMetrics
 from edges.http.web import register_web_routes
-from kernel.errors import DomainError, StoreUnavailable
+from kernel.errors import DomainError
 
 READY_DB_TIMEOUT_S = 2.0
 
@@ -60,10 +59,7 @@ def register_health_routes(app: QuartTrio, runtime: EdgeRuntime) -> None:
         problems = []
         if not runtime.root.running.is_set():
             problems.append("supervision tree not running")
-        try:
-            with trio.fail_after(READY_DB_TIMEOUT_S):
-                await runtime.stores.db.query(lambda conn: conn.execute("select 1").fetchone())
-        except (StoreUnavailable, trio.TooSlowError):
+        if not await runtime.stores.db.ping(READY_DB_TIMEOUT_S):
             problems.append("database unreachable")
         status = 503 if problems else 200
         return jsonify({"status": "unready" if problems else "ready", "problems": problems}), status

@@ -21,7 +21,7 @@ import trio
 
 from edges.ws.context import Handlers, Services, Transport
 from edges.ws.errors import protocol_error
-from kernel.errors import DomainError
+from kernel.errors import DomainError, LimitReached
 from protocol.codec import Request, decode_request, encode_reply, error_from
 from protocol.errors import CloseCode, CloseConnection, ErrorCode, ProtocolError
 from protocol.guard import InboundGuard
@@ -40,6 +40,7 @@ class Connection:
     def __init__(self, transport: Transport, services: Services, handlers: Handlers) -> None:
         self.id = next(self._ids)
         self.transport = transport
+        self.peer = transport.peer
         self.services = services
         self._handlers = handlers
         settings = services.settings
@@ -107,6 +108,10 @@ class Connection:
             self._scope.cancel()
 
     async def sign_in(self, signed: SignedIn) -> None:
+        session = self.services.sessions.session(signed.user.id)
+        limit = self.services.settings.max_sockets_per_user
+        if session is not None and len(session.sockets) >= limit:
+            raise LimitReached(f"this account has {limit} sockets open here already; close one first")
         self.user_id = signed.user.id
         self.username = signed.user.username
         self.token_hash = signed.token_hash
@@ -123,7 +128,10 @@ class Connection:
 
     async def serve(self) -> None:
         """Run until the peer goes away or someone closes us; always detaches and closes cleanly."""
-        self.services.sockets.add(self)
+        if not self.services.sockets.add(self):
+            with trio.move_on_after(1.0):
+                await self.transport.close(int(CloseCode.TRY_AGAIN_LATER), "too many sockets from your address")
+            return
         try:
             with self._scope:
                 async with trio.open_nursery() as nursery:

@@ -24,6 +24,9 @@ from stores.presence import PresenceStore
 class Transport(Protocol):
     """A message-oriented socket (the ASGI websocket adapter in ``edges.asgi`` is one)."""
 
+    peer: str | None
+    """The client's network address, when there is one (the per-address socket cap counts it)."""
+
     async def receive(self) -> bytes | str | None:
         """The next message, or ``None`` once the peer has gone."""
         ...

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import time
 from typing import Protocol
 
@@ -16,6 +17,7 @@ from supervisor import ChildContext
 class LiveSocket(Protocol):
     """What the registry needs of a socket (``edges.ws.connection.Connection`` is one)."""
 
+    peer: str | None
     last_seen: float
     opened_at: float
     user_id: int | None
@@ -39,20 +41,42 @@ class SocketRegistry:
     def __init__(self, settings: Settings) -> None:
         self._settings = settings
         self._sockets: set[LiveSocket] = set()
+        self._per_peer: dict[str, int] = {}
+        self.refused_per_address = 0
         self.closed_dead = 0
         self.closed_anonymous = 0
         self.closed_expired = 0
         self._closed_frames_in = 0
         self._closed_frames_out = 0
 
-    def add(self, conn: LiveSocket) -> None:
+    def add(self, conn: LiveSocket) -> bool:
+        """Register ``conn``; False (and not registered) when its address has too many sockets.
+
+        Loopback and unknown addresses are not capped: behind a reverse proxy every client comes
+        from the proxy's address, and forwarded headers are not trusted here — cap per client at
+        the proxy (README, Several processes).
+        """
+        peer = conn.peer
+        if peer is not None and not _is_loopback(peer):
+            if self._per_peer.get(peer, 0) >= self._settings.max_sockets_per_address:
+                self.refused_per_address += 1
+                return False
+            self._per_peer[peer] = self._per_peer.get(peer, 0) + 1
         self._sockets.add(conn)
+        return True
 
     def discard(self, conn: LiveSocket) -> None:
         if conn in self._sockets:
             self._sockets.remove(conn)
             self._closed_frames_in += conn.frames_in
             self._closed_frames_out += conn.frames_out
+            peer = conn.peer
+            if peer is not None and peer in self._per_peer:
+                left = self._per_peer[peer] - 1
+                if left:
+                    self._per_peer[peer] = left
+                else:
+                    del self._per_peer[peer]
 
     def frame_totals(self) -> tuple[int, int]:
         """Frames received and sent by every socket since start, closed ones included.
@@ -100,6 +124,7 @@ class SocketRegistry:
                 "closed_dead": self.closed_dead,
                 "closed_anonymous": self.closed_anonymous,
                 "closed_expired": self.closed_expired,
+                "refused_per_address": self.refused_per_address,
             }
         )
         ctx.started()
@@ -109,3 +134,10 @@ class SocketRegistry:
         while True:
             await trio.sleep(self._settings.heartbeat_interval_s / 2)
             self.sweep(trio.current_time(), time.time())
+
+
+def _is_loopback(address: str) -> bool:
+    try:
+        return ipaddress.ip_address(address).is_loopback
+    except ValueError:
+        return False

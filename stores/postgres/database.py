@@ -9,7 +9,7 @@ turns into spurious pool timeouts instead of plain Trio back-pressure.
 from __future__ import annotations
 
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from functools import partial
 from typing import TypeVar
@@ -54,6 +54,11 @@ class Database:
         self._attempts = max_size + 1
         """Every pooled connection may be dead at once (a server restart): try past all of them."""
         self._limiter = trio.CapacityLimiter(max_size)
+        self._down = False
+        """The last call found no database. Until one succeeds again, one call at a time goes
+        through as a probe and the others fail at once: with the database gone, requests must
+        answer ``unavailable`` now, not one after another, each after its own pool timeout."""
+        self._probing = False
 
     async def open(self, *, wait: bool = True) -> None:
         """Open the pool; with ``wait``, fail with StoreUnavailable unless ``min_size`` connect."""
@@ -88,19 +93,68 @@ class Database:
         """Bring the schema up to date; returns the versions applied by this call."""
         return await self._in_thread(partial(_with_connection, apply_migrations))
 
+    async def ping(self, timeout_s: float) -> bool:
+        """Whether the database answers ``select 1`` within ``timeout_s``; never waits longer.
+
+        The only call that abandons its thread on timeout: it holds no transaction, and the
+        thread hands its connection back to the pool whenever the database answers.
+        """
+
+        def select_one(pool: ConnectionPool) -> None:
+            with pool.connection(timeout=timeout_s) as conn:
+                conn.execute("select 1")
+
+        with trio.move_on_after(timeout_s):
+            try:
+                await self._guarded(
+                    partial(trio.to_thread.run_sync, select_one, self._pool, abandon_on_cancel=True)
+                )
+                return True
+            except StoreUnavailable:
+                return False
+        return False
+
     async def _in_thread(self, call: Callable[[ConnectionPool], T]) -> T:
         # Not abandoned on cancel: the thread holds a pooled connection mid-transaction, and
-        # the caller must not move on while it could still commit.
+        # the caller must not move on while it could still commit. The outage rule is applied
+        # once the call has its turn: calls queued behind a failing one fail at once too.
+        async with self._limiter:
+            return await self._guarded(partial(trio.to_thread.run_sync, call, self._pool))
+
+    async def _guarded(self, work: Callable[[], Awaitable[T]]) -> T:
+        """Run ``work`` under the outage rule (see ``_down``), psycopg's errors mapped to ours."""
+        probe = False
+        if self._down:
+            if self._probing:
+                raise StoreUnavailable("the database is unreachable; retry shortly")
+            self._probing = probe = True
         try:
-            return await trio.to_thread.run_sync(call, self._pool, limiter=self._limiter)
-        except errors.UniqueViolation as exc:
-            raise Conflict(exc.diag.constraint_name) from exc
-        except errors.ForeignKeyViolation as exc:
-            raise NotFound("something this refers to does not exist") from exc  # a missing row was named
-        except errors.CheckViolation as exc:
-            raise Invalid(f"violates {exc.diag.constraint_name}") from exc
-        except psycopg.OperationalError as exc:  # includes PoolTimeout
-            raise StoreUnavailable(str(exc)) from exc
+            result = await work()
+        except psycopg.Error as exc:
+            # No connection (PoolTimeout, a refused or broken socket: no SQLSTATE) is an outage;
+            # any other error is the database answering, so it is up.
+            self._down = isinstance(exc, PoolTimeout) or (
+                isinstance(exc, psycopg.OperationalError) and exc.sqlstate is None
+            )
+            raise _ours(exc) from exc
+        finally:
+            if probe:
+                self._probing = False
+        self._down = False
+        return result
+
+
+def _ours(exc: psycopg.Error) -> Exception:
+    """A psycopg error in the kernel's vocabulary (unknown ones pass through as they are)."""
+    if isinstance(exc, errors.UniqueViolation):
+        return Conflict(exc.diag.constraint_name)
+    if isinstance(exc, errors.ForeignKeyViolation):
+        return NotFound("something this refers to does not exist")  # a missing row was named
+    if isinstance(exc, errors.CheckViolation):
+        return Invalid(f"violates {exc.diag.constraint_name}")
+    if isinstance(exc, psycopg.OperationalError):  # includes PoolTimeout
+        return StoreUnavailable(str(exc))
+    return exc
 
 
 def _transaction(fn: Callable[[psycopg.Connection], T], pool: ConnectionPool, *, attempts: int) -> T:

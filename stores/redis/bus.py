@@ -22,7 +22,7 @@ import redis
 import trio
 from redis.connection import AbstractConnection
 
-from kernel.errors import StoreUnavailable
+from kernel.errors import DomainError, StoreUnavailable
 from stores.bus import Delivery, LocalDeliverer
 from stores.redis.client import RedisClient
 from supervisor import ChildContext, ChildSpec
@@ -48,7 +48,7 @@ class RedisBus:
         self.delivered = 0
         """Pushes handed to local sessions (targets online on this process)."""
         self.errors = 0
-        """Failed publishes, dropped subscriptions, undecodable messages."""
+        """Failed publishes, dropped subscriptions, undecodable messages, failed local deliveries."""
         self.subscriptions = 0
         """Times the subscription was (re)established."""
         self._subscribed = trio.Event()
@@ -61,6 +61,23 @@ class RedisBus:
             self.errors += 1
             raise
         self.published += 1
+
+    async def alone(self) -> bool:
+        """Whether no other process is subscribed: each subscribes before it takes requests, and
+        one that dies loses its subscription with its connection. Subscriber connections are named
+        after their node, which tells ours from theirs; False if Redis cannot be asked or refuses
+        to list its clients (an ACL may forbid ``CLIENT LIST``)."""
+        ours = self._subscriber_name()
+        theirs = self._client.keys("bus", "")
+        try:
+            clients = await self._client.run(lambda r: r.client_list(_type="pubsub"))
+        except StoreUnavailable as exc:
+            log.warning("cannot tell whether other processes share %s: %s", self.channel, exc)
+            return False
+        return not any(c.get("name", "").startswith(theirs) and c.get("name") != ours for c in clients)
+
+    def _subscriber_name(self) -> str:
+        return self._client.keys("bus", self._client.node)
 
     def child_spec(self) -> ChildSpec:
         return ChildSpec("bus", self.run, shutdown_s=self._shutdown_s)
@@ -101,7 +118,11 @@ class RedisBus:
                 self.errors += 1
                 log.warning("undecodable delivery on %s dropped: %r", self.channel, exc)
                 continue
-            self.delivered += await self._local.deliver(delivery)
+            try:
+                self.delivered += await self._local.deliver(delivery)
+            except DomainError as exc:  # one delivery's failure must not end the subscription
+                self.errors += 1
+                log.warning("delivery of %s on %s failed here: %s", delivery.type, self.channel, exc)
 
     async def _subscribe_forever(self, send: trio.MemorySendChannel[bytes]) -> None:
         """Subscribe, and after a drop subscribe again with exponential backoff (reset by success)."""
@@ -119,7 +140,7 @@ class RedisBus:
             delay = min(delay * 2, RECONNECT_MAX_S)
 
     async def _subscribe_once(self, send: trio.MemorySendChannel[bytes]) -> None:
-        connection = self._client.subscriber_connection(self._client.keys("bus", self._client.node))
+        connection = self._client.subscriber_connection(self._subscriber_name())
         try:
             # One thread for the subscription's lifetime, outside the default thread limiter.
             # Cancelling abandons the thread; closing its connection below ends it.

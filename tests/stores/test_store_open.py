@@ -15,7 +15,7 @@ from stores.open import open_stores
 
 async def test_open_stores_on_a_configured_server(pg_dsn: str) -> None:
     async with open_stores(Settings(pg_dsn=pg_dsn, db_pool_size=2)) as stores:
-        assert (stores.dsn, stores.embedded) == (pg_dsn, False)
+        assert (stores.dsn, stores.embedded) == (pg_dsn, None)
         assert await stores.users.get_user(-1) is None
 
 
@@ -23,7 +23,7 @@ async def test_embedded_stores_keep_their_data_across_restarts() -> None:
     data_dir = Path(tempfile.mkdtemp(prefix="viora-st-")) / "data"
     try:
         async with open_stores(Settings(data_dir=data_dir, db_pool_size=2)) as stores:
-            assert stores.embedded
+            assert stores.embedded is not None and stores.embedded.running()
             user = await stores.users.create_user("persistent", "P", "h")
             dsn = stores.dsn
         with pytest.raises(psycopg.OperationalError):

@@ -26,6 +26,9 @@ PIPE_FRAMES = 256
 class _ServerEnd:
     """The :class:`~edges.ws.context.Transport` the server's ``Connection`` uses."""
 
+    peer: str | None = None
+    """No network address: the per-address socket cap does not apply in process."""
+
     def __init__(self, pipe: MemoryPipe) -> None:
         self._pipe = pipe
 

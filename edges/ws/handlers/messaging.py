@@ -7,6 +7,7 @@ from typing import Any
 from edges.ws.context import RequestContext
 from edges.ws.handlers.social import page_limit, signed_in_user
 from kernel.errors import Invalid
+from stores.messaging import ReceiptKind
 
 
 async def dm_open(conn: RequestContext, _t: str, body: dict[str, Any]) -> dict[str, Any]:
@@ -16,11 +17,8 @@ async def dm_open(conn: RequestContext, _t: str, body: dict[str, Any]) -> dict[s
 
 
 async def dm_group(conn: RequestContext, _t: str, body: dict[str, Any]) -> dict[str, Any]:
-    members = body["user_ids"]
-    if not all(type(m) is int for m in members):
-        raise Invalid("b.user_ids: expected a list of ints")
     conversation = await conn.services.messaging.create_group(
-        signed_in_user(conn), members, body.get("title", "")
+        signed_in_user(conn), body["user_ids"], body.get("title", "")
     )
     return {"conversation": conversation}
 
@@ -43,7 +41,7 @@ async def dm_history(conn: RequestContext, _t: str, body: dict[str, Any]) -> dic
 
 
 async def dm_receipt(conn: RequestContext, type_: str, body: dict[str, Any]) -> dict[str, Any]:
-    kind = "delivered" if type_ == "dm.delivered" else "read"
+    kind: ReceiptKind = "delivered" if type_ == "dm.delivered" else "read"
     changed = await conn.services.messaging.receipt(
         signed_in_user(conn), body["conversation_id"], kind, body["message_id"]
     )

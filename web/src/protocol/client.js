@@ -351,8 +351,11 @@ export class VioraClient {
       while (more) {
         const body = { stream };
         if (state.cursor !== null) body.after = state.cursor;
+        const asked = state.cursor ?? 0;
         const reply = await this._send('stream.resume', body, this.options.requestTimeoutMs);
-        state.cursor = Math.max(state.cursor ?? 0, reply.last);
+        // The server's `last` is the truth: a cursor beyond the stream's head (a server whose data
+        // was reset) is clamped to it. Live pushes that overtook the reply keep their higher mark.
+        state.cursor = (state.cursor ?? 0) > asked ? Math.max(state.cursor, reply.last) : reply.last;
         more = reply.more;
       }
     } catch (error) {
