@@ -14,6 +14,7 @@ instant chosen by the parent so that every worker process starts together.
 
 from __future__ import annotations
 
+import random
 import time
 from array import array
 from collections import Counter
@@ -153,12 +154,25 @@ async def _login_or_register(sock: Socket, username: str, first: str, fallback_o
     other = "auth.register" if first == "auth.login" else "auth.login"
     body = {"username": username, "password": PASSWORD}
     try:
-        reply = await sock.request(first, body)
+        reply = await _retrying_busy(sock, first, body)
     except RequestFailed as refused:
         if refused.code != fallback_on:
             raise
-        reply = await sock.request(other, body)
+        reply = await _retrying_busy(sock, other, body)
     return reply["token"]
+
+
+async def _retrying_busy(sock: Socket, type_: str, body: dict[str, Any]) -> dict[str, Any]:
+    """What a client should do when the server's password-hash queue is full: back off, retry."""
+    delay = 0.05
+    while True:
+        try:
+            return await sock.request(type_, body)
+        except RequestFailed as refused:
+            if refused.code != "busy":
+                raise
+        await trio.sleep(delay * (0.5 + random.random()))
+        delay = min(1.0, delay * 2)
 
 
 async def client_life(
