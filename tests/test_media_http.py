@@ -293,3 +293,22 @@ async def test_over_long_video_is_refused_at_upload(
     refused = await http(runtime, "POST", "/media", clip, **bearer(token))
     assert refused.status == 422
     assert refused.json()["error"]["code"] == "too_long"
+
+
+async def test_a_body_of_the_wrong_type_is_refused_on_its_first_bytes(server: Runtime, signup: SignUp) -> None:
+    """A 10 MB upload announced, 64 bytes of a PDF sent: the 415 comes now, not after 10 MB."""
+    async with signup("pdf_sender") as (_client, reply):
+        assert server.http_url is not None
+        host, port = server.http_url.removeprefix("http://").split(":")
+        stream = await trio.open_tcp_stream(host, int(port))
+        async with stream:
+            await stream.send_all(
+                b"POST /media HTTP/1.1\r\nHost: viora\r\n"
+                + f"Authorization: Bearer {reply['token']}\r\nContent-Length: 10000000\r\n\r\n".encode()
+                + b"%PDF-1.7\n" + b"x" * 55
+            )
+            answer = b""
+            with trio.fail_after(10):
+                while b"\r\n\r\n" not in answer:
+                    answer += await stream.receive_some(4096)
+        assert answer.startswith(b"HTTP/1.1 415"), answer[:80]

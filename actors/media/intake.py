@@ -88,15 +88,23 @@ class Intake:
         self._wake()
         return media
 
-    async def _check(self, staged: Path) -> MediaKind:
-        async with await trio.open_file(staged, "rb") as f:
-            head = await f.read(HEAD_BYTES)
+    @staticmethod
+    def kind_of(head: bytes) -> MediaKind:
+        """The kind a file's first bytes (:data:`HEAD_BYTES` of them) announce, or a refusal:
+        called on the first bytes of a body as they arrive, so a PDF is refused before the rest
+        of it is read, and again on the whole staged file."""
         kind = sniff(head)
         if kind is None:
             raise MediaRejected(
                 Rejection.UNSUPPORTED,
                 "not an image or video format we accept (JPEG, PNG, WebP, GIF, MP4/MOV, WebM/MKV)",
             )
+        return kind
+
+    async def _check(self, staged: Path) -> MediaKind:
+        async with await trio.open_file(staged, "rb") as f:
+            head = await f.read(HEAD_BYTES)
+        kind = self.kind_of(head)
         if kind is MediaKind.VIDEO:
             duration = await self._isolation.run(
                 declared_duration, staged, self._limits, timeout_s=self._probe_timeout_s

@@ -35,7 +35,9 @@ import trio
 from quart import Response, jsonify, request
 from quart_trio import QuartTrio
 
+from actors.media.intake import Intake
 from actors.media.service import FILES_URL_PREFIX, MediaService
+from actors.media.sniff import HEAD_BYTES
 from edges.asgi_types import ASGIApp, Receive, Scope, Send, from_framework
 from edges.http.errors import answer
 from kernel.errors import (
@@ -298,9 +300,11 @@ async def _receive_into(receive: Receive, path: Path, offset: int, limit: int, *
     """Write the request body to ``path`` as it arrives; True if it ended, False on a disconnect.
 
     Reading only after each write completes is the back-pressure: hypercorn stops reading the
-    socket while its small queue towards us is full. Bytes beyond ``limit`` are refused with 413.
+    socket while its small queue towards us is full. Bytes beyond ``limit`` are refused with 413;
+    a body whose first bytes are no format we take, with 415 as soon as they are in.
     """
     written = offset
+    head = b"" if offset == 0 else None  # the file's first bytes, until they have been checked
     async with await trio.open_file(path, "ab" if append else "wb") as f:
         while True:
             message = await receive()
@@ -309,10 +313,16 @@ async def _receive_into(receive: Receive, path: Path, offset: int, limit: int, *
             body = message.get("body", b"")
             if written + len(body) > limit:
                 raise MediaRejected(Rejection.TOO_LARGE, f"the limit for this upload is {limit} bytes")
+            more = message.get("more_body", False)
+            if head is not None:
+                head += body[: HEAD_BYTES - len(head)]
+                if len(head) >= HEAD_BYTES or not more:
+                    Intake.kind_of(head)
+                    head = None
             if body:
                 await f.write(body)
                 written += len(body)
-            if not message.get("more_body", False):
+            if not more:
                 return True
 
 
