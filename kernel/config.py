@@ -133,6 +133,10 @@ class Settings:
     """Attempts (transient errors, crashes) before a job ends ``failed``."""
     media_retry_initial_s: float = 1.0
     media_retry_max_s: float = 60.0
+    media_upload_ttl_s: float = 24 * 3600.0
+    """A resumable upload not completed this long after it began is deleted (staging file and row)."""
+    media_upload_sweep_s: float = 600.0
+    """How often abandoned resumable uploads are looked for."""
     media_poll_s: float = 1.0
     """How often idle dispatchers look for due retries and expired leases (new uploads wake them at once)."""
     media_job_timeout_s: float = 900.0

@@ -95,6 +95,12 @@ class MediaStore(Protocol):
     async def complete_upload(self, upload_id: str, kind: MediaKind, original: Blob) -> MediaRecord:
         """Create the upload's media and job once; later calls return the same media."""
 
+    async def abandoned_uploads(self, older_than_s: float, limit: int) -> list[str]:
+        """Resumable uploads started more than ``older_than_s`` ago and never completed."""
+
+    async def forget_upload(self, upload_id: str) -> bool:
+        """Delete an upload that was never completed; False if it completed (or is gone)."""
+
     async def claim_job(self, lease_s: float) -> ClaimedJob | None:
         """Lease the oldest due job (queued and due, or running with an expired lease), if any."""
 

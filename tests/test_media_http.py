@@ -312,3 +312,24 @@ async def test_a_body_of_the_wrong_type_is_refused_on_its_first_bytes(server: Ru
                 while b"\r\n\r\n" not in answer:
                     answer += await stream.receive_some(4096)
         assert answer.startswith(b"HTTP/1.1 415"), answer[:80]
+
+
+async def test_resumable_uploads_left_unfinished_expire(server: Runtime, signup: SignUp) -> None:
+    async with signup("quitter") as (_client, reply):
+        auth = bearer(reply["token"])
+        created = await http(server, "POST", "/media/uploads", Upload_Length="1000", **auth)
+        location = created.headers["location"]
+        begun = await http(server, "PATCH", location, photo_jpeg("coffee")[:300], Upload_Offset="0", **auth)
+        assert begun.status == 204
+        upload_id = location.rsplit("/", 1)[1]
+        staged = await server.media.intake.staging_path(upload_id)
+        assert staged.exists()
+        assert await server.media.janitor.sweep() == 0, "a fresh upload is kept"
+        await server.stores.db.query(
+            lambda conn: conn.execute(
+                "UPDATE media_uploads SET created_at = now() - interval '2 days' WHERE id = %s", (upload_id,)
+            )
+        )
+        assert await server.media.janitor.sweep() == 1
+        assert not staged.exists()
+        assert (await http(server, "HEAD", location, **auth)).status == 404

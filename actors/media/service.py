@@ -22,6 +22,7 @@ from actors.media.actor import MediaActor
 from actors.media.dispatcher import Dispatcher, Push
 from actors.media.intake import Intake
 from actors.media.isolation import Isolation
+from actors.media.janitor import UploadJanitor
 from actors.media.results import MediaLimits
 from kernel.config import Settings
 from stores.blobs import MediaBlobs
@@ -62,11 +63,13 @@ class MediaService:
             refs.append(ref)
         self.dispatcher = Dispatcher(store, refs, settings, push, on_ready)
         specs.append(ChildSpec("dispatcher", self.dispatcher.run, shutdown_s=settings.shutdown_drain_s))
+        self.intake = Intake(settings, store, self.blobs, isolation, self.dispatcher.wake)
+        self.janitor = UploadJanitor(settings, store, self.intake)
+        specs.append(ChildSpec("uploads", self.janitor.run))
         intensity, period_s = RESTART_INTENSITY
         self.supervisor = Supervisor(
             "media", specs, strategy=Strategy.ONE_FOR_ONE, intensity=intensity, period_s=period_s
         )
-        self.intake = Intake(settings, store, self.blobs, isolation, self.dispatcher.wake)
         self._drain_s = settings.shutdown_drain_s
 
     def child_spec(self) -> ChildSpec:

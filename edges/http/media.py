@@ -316,7 +316,7 @@ async def _receive_into(receive: Receive, path: Path, offset: int, limit: int, *
             more = message.get("more_body", False)
             if head is not None:
                 head += body[: HEAD_BYTES - len(head)]
-                if len(head) >= HEAD_BYTES or not more:
+                if len(head) >= HEAD_BYTES:  # fewer (a tiny first chunk): judged once staged
                     Intake.kind_of(head)
                     head = None
             if body:

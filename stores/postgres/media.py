@@ -112,6 +112,24 @@ class PostgresMediaStore:
         owner_id, length, media_id = row
         return Upload(str(key), owner_id, length, media_id)
 
+    async def abandoned_uploads(self, older_than_s: float, limit: int) -> list[str]:
+        rows = await self._db.query(
+            lambda conn: conn.execute(
+                "SELECT id FROM media_uploads WHERE media_id IS NULL"
+                " AND created_at < now() - make_interval(secs => %s) ORDER BY created_at LIMIT %s",
+                (older_than_s, limit),
+            ).fetchall()
+        )
+        return [str(upload_id) for (upload_id,) in rows]
+
+    async def forget_upload(self, upload_id: str) -> bool:
+        deleted = await self._db.query(
+            lambda conn: conn.execute(
+                "DELETE FROM media_uploads WHERE id = %s AND media_id IS NULL", (upload_id,)
+            ).rowcount
+        )
+        return bool(deleted)
+
     async def complete_upload(self, upload_id: str, kind: MediaKind, original: Blob) -> MediaRecord:
         def complete(conn: psycopg.Connection) -> MediaRecord:
             row = conn.execute(
