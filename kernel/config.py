@@ -94,11 +94,12 @@ class Settings:
     """A SessionActor with no sockets for this long stops (its user can sign in again at any time)."""
     shutdown_drain_s: float = 5.0
     presence_mailbox: int = 4096
+    """Queued presence changes; a burst of sign-ins beyond it drops changes (counted in the tree)."""
     index_mailbox: int = 4096
     """Queued content-analysis jobs (new media, new posts)."""
     admin_users: str = ""
-    """Comma-separated usernames allowed the moderation review list over the protocol."""
-    """Queued presence changes; a burst of sign-ins beyond it drops changes (counted in the tree)."""
+    """Comma-separated usernames made moderators at start-up, if their accounts exist by then (the
+    right is recorded on the account: a name registered later gets nothing)."""
 
     # --- feeds -------------------------------------------------------------------------
     feed_actors: int = 4
@@ -133,6 +134,10 @@ class Settings:
     """Attempts (transient errors, crashes) before a job ends ``failed``."""
     media_retry_initial_s: float = 1.0
     media_retry_max_s: float = 60.0
+    media_pending_per_user: int = 16
+    """Uploads one user may have queued or processing at once; one more is refused (429) until
+    some are done. With fair claiming (the user with fewest jobs running goes first) it keeps one
+    user's burst from filling everyone's queue."""
     media_upload_ttl_s: float = 24 * 3600.0
     """A resumable upload not completed this long after it began is deleted (staging file and row)."""
     media_upload_sweep_s: float = 600.0

@@ -95,6 +95,9 @@ class MediaStore(Protocol):
     async def complete_upload(self, upload_id: str, kind: MediaKind, original: Blob) -> MediaRecord:
         """Create the upload's media and job once; later calls return the same media."""
 
+    async def pending_count(self, owner_id: int) -> int:
+        """The user's media still queued or being processed."""
+
     async def abandoned_uploads(self, older_than_s: float, limit: int) -> list[str]:
         """Resumable uploads started more than ``older_than_s`` ago and never completed."""
 

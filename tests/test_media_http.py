@@ -333,3 +333,17 @@ async def test_resumable_uploads_left_unfinished_expire(server: Runtime, signup:
         assert await server.media.janitor.sweep() == 1
         assert not staged.exists()
         assert (await http(server, "HEAD", location, **auth)).status == 404
+
+
+async def test_a_user_may_have_only_so_many_uploads_processing(server: Runtime, signup: SignUp) -> None:
+    async with signup("hoarder") as (_client, reply):
+        limit = server.settings.media_pending_per_user
+        await server.stores.db.run(  # as if that many were still waiting for a worker
+            lambda conn: conn.execute(
+                "INSERT INTO media (owner_id, kind, original_key, original_bytes)"
+                " SELECT %s, 'image', md5(n::text), 1 FROM generate_series(1, %s) n",
+                (reply["user_id"], limit),
+            )
+        )
+        refused = await http(server, "POST", "/media", photo_jpeg("coffee"), **bearer(reply["token"]))
+        assert refused.status == 429 and refused.json()["error"]["code"] == "limit_reached"

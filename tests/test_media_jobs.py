@@ -23,14 +23,27 @@ async def db(embedded_pg_admin_dsn: str) -> AsyncIterator[Database]:
             yield database
 
 
-async def new_media(db: Database, store: PostgresMediaStore) -> int:
+async def new_media(db: Database, store: PostgresMediaStore, owner_name: str = "owner") -> int:
     owner = await db.run(
         lambda conn: conn.execute(
-            "INSERT INTO users (username, display_name, password_hash) VALUES ('owner', 'o', 'x') "
-            "ON CONFLICT (username) DO UPDATE SET display_name = 'o' RETURNING id"
+            "INSERT INTO users (username, display_name, password_hash) VALUES (%s, 'o', 'x') "
+            "ON CONFLICT (username) DO UPDATE SET display_name = 'o' RETURNING id",
+            (owner_name,),
         ).fetchone()[0]
     )
     return (await store.create_media(owner, MediaKind.IMAGE, Blob("a" * 64, 10))).id
+
+
+async def test_claims_are_fair_between_users(db: Database) -> None:
+    """A user with a burst of uploads does not keep another user's one upload waiting behind it."""
+    store = PostgresMediaStore(db)
+    burst = [await new_media(db, store, "bursty") for _ in range(3)]
+    single = await new_media(db, store, "patient")  # the newest job of all
+    first = await store.claim_job(lease_s=60)
+    second = await store.claim_job(lease_s=60)
+    assert first is not None and second is not None
+    assert (first.media_id, second.media_id) == (burst[0], single)
+    assert await store.pending_count(first.owner_id) == 3
 
 
 async def test_concurrent_claims_never_take_the_same_job(db: Database) -> None:

@@ -20,7 +20,7 @@ from actors.media.results import MediaLimits, check_duration
 from actors.media.sniff import HEAD_BYTES, sniff
 from actors.media.video import declared_duration
 from kernel.config import Settings
-from kernel.errors import MediaRejected, Rejection
+from kernel.errors import LimitReached, MediaRejected, Rejection
 from stores.blobs import MediaBlobs
 from stores.media import MediaKind, MediaRecord, MediaStore
 
@@ -59,6 +59,7 @@ class Intake:
         self._limits = MediaLimits.from_settings(settings)
         self._probe_timeout_s = settings.media_probe_timeout_s
         self._staging = settings.media_root / "staging"
+        self._pending_limit = settings.media_pending_per_user
         self._store = store
         self._blobs = blobs
         self._isolation = isolation
@@ -77,6 +78,10 @@ class Intake:
         The staged file is consumed either way (stored, or deleted when refused).
         """
         try:
+            if await self._store.pending_count(owner_id) >= self._pending_limit:
+                raise LimitReached(
+                    f"you have {self._pending_limit} uploads being processed; send more once they are done"
+                )
             kind = await self._check(staged)
             original = await self._blobs.private.put_file(staged)
         finally:

@@ -20,14 +20,23 @@ from stores.postgres.database import Database
 
 _MEDIA_COLUMNS = "id, owner_id, kind, state, progress, reason, variants, original_key, original_bytes"
 
+# Fair between users: of the due jobs, one whose owner has the fewest jobs running now goes first
+# (then the oldest), so one user's hundred uploads do not keep everyone else's waiting.
 _CLAIM = """
-WITH due AS (
-    SELECT id FROM media_jobs
-    WHERE (state = 'queued' AND run_after <= now())
-       OR (state = 'running' AND lease_expires_at <= now())
-    ORDER BY run_after, id
+WITH busy AS (
+    SELECT m.owner_id, count(*) AS running
+    FROM media_jobs r JOIN media m ON m.id = r.media_id
+    WHERE r.state = 'running' AND r.lease_expires_at > now()
+    GROUP BY m.owner_id
+), due AS (
+    SELECT j.id FROM media_jobs j
+    JOIN media m ON m.id = j.media_id
+    LEFT JOIN busy b ON b.owner_id = m.owner_id
+    WHERE (j.state = 'queued' AND j.run_after <= now())
+       OR (j.state = 'running' AND j.lease_expires_at <= now())
+    ORDER BY coalesce(b.running, 0), j.run_after, j.id
     LIMIT 1
-    FOR UPDATE SKIP LOCKED
+    FOR UPDATE OF j SKIP LOCKED
 )
 UPDATE media_jobs j
 SET state = 'running', attempts = j.attempts + 1, lease_token = %(token)s,
@@ -111,6 +120,15 @@ class PostgresMediaStore:
             return None
         owner_id, length, media_id = row
         return Upload(str(key), owner_id, length, media_id)
+
+    async def pending_count(self, owner_id: int) -> int:
+        row = await self._db.query(
+            lambda conn: conn.execute(
+                "SELECT count(*) FROM media WHERE owner_id = %s AND state IN ('queued', 'running')",
+                (owner_id,),
+            ).fetchone()
+        )
+        return int(row[0]) if row else 0
 
     async def abandoned_uploads(self, older_than_s: float, limit: int) -> list[str]:
         rows = await self._db.query(
