@@ -67,12 +67,18 @@ class BlobMissing(NotFound):
     """A stored file is not in the blob store."""
 
 
+class Blocked(NotFound):
+    """The action crosses a block between the two users.
+
+    A refinement of ``NotFound``, not ``Forbidden``: to the other side a blocking account does not
+    exist, and "you may not" would tell a blocked user they are blocked. Every edge therefore
+    answers it as ``not_found``; raise it with the words a missing object gets, so the message
+    does not tell the two apart either.
+    """
+
+
 class Forbidden(DomainError):
     """The object exists but the caller may not do this to it (e.g. someone else's post)."""
-
-
-class Blocked(Forbidden):
-    """The action crosses a block between the two users."""
 
 
 class Conflict(DomainError):

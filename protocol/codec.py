@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
+from itertools import chain
 from typing import Any, Literal
 
 import msgpack
@@ -27,6 +28,9 @@ MAX_ID_LEN = 64
 """Longest string request id, in characters."""
 MAX_TYPE_LEN = 64
 """Longest message type name, in characters."""
+MAX_DEPTH = 32
+"""Deepest nesting of maps and lists in a client frame, its own map counting as 1: a request
+needs 3 (frame, body, a list field); the rest is room for ``echo`` data."""
 
 _REQUEST_KEYS = frozenset({"v", "id", "t", "b"})
 _DECODE_FAILURES = (ValueError, TypeError, msgpack.UnpackException, RecursionError)
@@ -68,25 +72,54 @@ def _reject_ext(code: int, data: bytes) -> object:
     raise ValueError(f"msgpack extension type {code} is not allowed")
 
 
-def _unpack(data: bytes, max_bytes: int) -> object:
+def _unpack(data: bytes) -> object:
     """Unpack exactly one msgpack value.
 
-    The container limits are derived from the frame size so that a few bytes claiming a
+    The container limits come from the frame's own length, so that a few bytes claiming a
     four-billion-element array are refused before anything is allocated: every element
     takes at least one byte, every map entry at least two.
     """
+    size = len(data)
     return msgpack.unpackb(
         data,
         raw=False,
         strict_map_key=True,
         timestamp=1,
         ext_hook=_reject_ext,
-        max_str_len=max_bytes,
-        max_bin_len=max_bytes,
-        max_array_len=max_bytes,
-        max_map_len=max_bytes // 2,
-        max_ext_len=max_bytes,
+        max_str_len=size,
+        max_bin_len=size,
+        max_array_len=size,
+        max_map_len=size // 2,
+        max_ext_len=size,
     )
+
+
+def _too_deep(data: bytes, frame: dict[str, Any]) -> bool:
+    """Whether the maps and lists of ``frame`` (decoded from ``data``) nest deeper than
+    :data:`MAX_DEPTH`, so that nothing downstream (validation, handlers, packing an ``echo``
+    reply) ever meets deep recursion.
+
+    Cheap first: a frame with at most ``MAX_DEPTH`` bytes that could be a container's header
+    holds at most that many containers, so it cannot nest deeper (one C-level pass; a typical
+    request with ASCII text stops here). Otherwise the decoded value is walked level by level,
+    without recursion; one more level than allowed is as far as it goes.
+    """
+    if len(data.translate(None, _NOT_CONTAINER_HEADERS)) <= MAX_DEPTH:
+        return False
+    level: list[Any] = [frame]
+    for _ in range(MAX_DEPTH):
+        items = chain.from_iterable([_values(c) if type(c) is dict else c for c in level])
+        level = [item for item in items if type(item) in _CONTAINERS]
+        if not level:
+            return False
+    return True
+
+
+_values = dict.values
+_CONTAINERS = (dict, list)
+_CONTAINER_HEADERS = frozenset((*range(0x80, 0xA0), 0xDC, 0xDD, 0xDE, 0xDF))
+"""The first bytes of msgpack maps and arrays: fixmap, fixarray, array 16/32, map 16/32."""
+_NOT_CONTAINER_HEADERS = bytes(b for b in range(256) if b not in _CONTAINER_HEADERS)
 
 
 def _parse_id(raw: object) -> RequestId:
@@ -115,11 +148,13 @@ def decode_request(data: bytes | str, *, max_bytes: int) -> Request:
     if isinstance(data, str):
         raise ProtocolError(ErrorCode.BAD_FRAME, "binary frames only")
     try:
-        frame = _unpack(data, max_bytes)
+        frame = _unpack(data)
     except _DECODE_FAILURES as exc:
         raise ProtocolError(ErrorCode.BAD_FRAME, f"not a single msgpack value: {exc}") from None
-    if not isinstance(frame, dict):
+    if type(frame) is not dict:
         raise ProtocolError(ErrorCode.BAD_FRAME, "a frame must be a msgpack map")
+    if _too_deep(data, frame):
+        raise ProtocolError(ErrorCode.BAD_FRAME, f"maps and lists may nest at most {MAX_DEPTH} deep")
 
     ref = _parse_id(frame.get("id"))
     version = frame.get("v")

@@ -12,7 +12,8 @@ import sys
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
-from protocol.codec import MAX_ID, MAX_ID_LEN, MAX_TYPE_LEN, PROTOCOL_VERSION
+from protocol.client_keys import CLIENT_KEY_MAX_LEN, CLIENT_KEY_TTL_S
+from protocol.codec import MAX_DEPTH, MAX_ID, MAX_ID_LEN, MAX_TYPE_LEN, PROTOCOL_VERSION
 from protocol.errors import CloseCode, ErrorCode
 from protocol.guard import REJECTION_FACTOR
 from protocol.messages import INT64_MAX, INT64_MIN, REGISTRY, SERVER_MESSAGES, VIEWS, Field, MessageSpec, View
@@ -31,7 +32,9 @@ Clients speak to the server over a websocket. Every websocket message is a **bin
 frame holding exactly **one msgpack map**. Text frames, values other than a map, and
 bytes after the map are refused with `bad_frame`. Map keys must be strings. msgpack
 extension types are refused, except the standard timestamp, which is read as a float
-of Unix seconds.
+of Unix seconds. Maps and lists nest at most {MAX_DEPTH} deep (the frame's own map counts),
+a str must be valid UTF-8, and no str, bin, map or list may declare more elements than the
+frame has bytes; a frame that breaks one of these is refused with `bad_frame`.
 
 The envelope uses one-letter keys, because they are repeated in every frame:
 
@@ -51,7 +54,9 @@ characters, that of a list or map its elements.
 
 **Types.** An `int` is a signed 64-bit integer, {INT64_MIN} to {INT64_MAX}, unless
 its table narrows it; a value out of bounds, of another type (`true` is not an int), or not among
-a field's choices is refused with `bad_request`. A `float` also takes an integer. A type "or nil"
+a field's choices is refused with `bad_request`. A `str` holds no control characters other than
+tab, line feed and carriage return (no NUL, no U+0001 to U+001F otherwise, no U+007F to U+009F).
+A `float` is finite (no NaN, no infinity) and also takes an integer. A type "or nil"
 means the field is sent with a nil value when there is nothing to say (a post that answers no
 other); an optional field may instead be left out. In a "list of T", each item is a T; a
 [view](#views) is a map of the fields its own table lists.
@@ -78,6 +83,15 @@ with the request's id and type, and the reply fields listed for the message belo
 Messages marked "reply: none" are never answered. Match replies to requests by id, not by
 arrival order; a request sent without an id is answered without one, so clients that keep
 several requests in flight should always set an id.
+
+**Retrying a request that creates something.** `post.create`, `comment.create` and `dm.send`
+take a `client_key` (1 to {CLIENT_KEY_MAX_LEN} letters, digits, `-`, `_`, `.` or `:`). Pick a fresh
+key for each user action (a UUID) and send the same key when you retry that action, say after the
+socket dropped before the reply came. For {CLIENT_KEY_TTL_S // 3600} hours the server answers a retry
+with the object the first try created (same id) and creates, delivers and notifies nothing more,
+even when both tries arrive at once. Keys are per account and per message type. A key sent again
+with other content is refused with `conflict`: it is a client bug, and the first object is not what
+was asked for.
 
 ## Errors
 

@@ -71,7 +71,7 @@ _client(
 )
 _client(
     "moderation.review",
-    "Admins: the list of flagged media, newest first.",
+    "Moderators: the list of flagged media, newest first.",
     (Field("before", "int", "Page back from this media id.", required=False), _LIMIT),
     (
         Field("items", "list", "Flagged media, newest first.", items="view", view=FLAGGED_MEDIA),
@@ -80,7 +80,7 @@ _client(
 )
 _client(
     "moderation.decide",
-    "Admins: overrule the classifier for a media item.",
+    "Moderators: overrule the classifier for a media item.",
     (_MEDIA_ID, Field("verdict", "str", "The verdict that stands from now on.", choices=("ok", "flagged"))),
     (Field("changed", "bool", "Always true once recorded."),),
 )

@@ -5,6 +5,7 @@ Loaded by :mod:`protocol.messages`, so importing the registry from there yields 
 
 from __future__ import annotations
 
+from protocol.client_keys import CLIENT_KEY
 from protocol.registry import Field, MessageSpec, register
 from protocol.views import CONVERSATION, CONVERSATION_SUMMARY, MESSAGE
 
@@ -24,7 +25,7 @@ def _client(
 
 _client(
     "dm.open",
-    "The one-to-one conversation with another account (created on first use; refused across a block).",
+    "The one-to-one conversation with another account (created on first use; `not_found` across a block).",
     (Field("user_id", "int", "The other account."),),
     _CONVERSATION,
 )
@@ -61,7 +62,7 @@ _client(
 _client(
     "dm.send",
     "Send a message; every member (you included, on your other devices) gets it on the `dm` stream.",
-    (_CONVERSATION_ID, Field("text", "str", "The message.", min_len=1, max_len=5000)),
+    (_CONVERSATION_ID, Field("text", "str", "The message.", min_len=1, max_len=5000), CLIENT_KEY),
     _MESSAGE,
 )
 _client(

@@ -13,6 +13,8 @@ schema cannot express (character sets, business rules such as "not yourself").
 
 from __future__ import annotations
 
+import math
+import re
 from collections.abc import Mapping, Sized
 from dataclasses import dataclass, field
 from typing import Any, Literal, cast, get_args
@@ -43,6 +45,10 @@ _ACCEPTED: dict[str, tuple[type, ...]] = {
     "view": (dict,),
 }
 """Exact decoded types each field type takes; exact, so that a bool never passes as an int."""
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+"""The control characters no str may hold: all but tab, line feed and carriage return. NUL first
+of all, which PostgreSQL refuses in text (a request carrying one would fail as ``internal``); the
+others have no place in names or posts and only serve to garble logs and terminals."""
 _WIRE_NAMES = {str: "str", int: "int", float: "float", bool: "bool", dict: "map", list: "list", bytes: "bin"}
 
 
@@ -236,7 +242,7 @@ def _object_problem(
     """
     for name in body:
         if name not in by_name:
-            return f"{where}{name!s:.64}: unknown field"
+            return f"{where}{_printable(name):.64}: unknown field"
     for f in fields:
         if f.name in body:
             problem = _field_problem(f, body[f.name], where + f.name)
@@ -282,12 +288,23 @@ def _value_problem(f: Field, kind: FieldType, value: object, where: str) -> str 
         if number > (INT64_MAX if f.maximum is None else f.maximum):
             return f"{where}: greater than {INT64_MAX if f.maximum is None else f.maximum}"
     elif kind == "str":
+        if _CONTROL.search(cast(str, value)) is not None:
+            return f"{where}: control characters (other than tab and line breaks) are not allowed"
         if f.choices is not None and value not in f.choices:
             return f"{where}: expected one of {', '.join(f.choices)}"
+    elif kind == "float":
+        if not math.isfinite(cast(float, value)):
+            return f"{where}: expected a finite number"
     elif kind == "view" and f.view is not None:
         view = f.view
         return _object_problem(view.fields, view._by_name, cast(dict[str, object], value), where + ".")
     return None
+
+
+def _printable(name: object) -> str:
+    """``name`` as an error message may quote it: a client's field name, control characters escaped."""
+    text = str(name)
+    return repr(text)[1:-1] if _CONTROL.search(text) is not None else text
 
 
 def _wire_type(value: object) -> str:

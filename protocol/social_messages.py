@@ -5,6 +5,7 @@ Loaded by :mod:`protocol.messages`, so importing the registry from there yields 
 
 from __future__ import annotations
 
+from protocol.client_keys import CLIENT_KEY
 from protocol.registry import Field, MessageSpec, register
 from protocol.views import (
     COMMENT,
@@ -63,7 +64,7 @@ _client(
     reply=(Field("profile", "view", "The updated profile.", view=PROFILE),),
 )
 for _type, _summary in (
-    ("follow", "Follow an account (refused across a block)."),
+    ("follow", "Follow an account (across a block `not_found`, as for a missing account)."),
     ("unfollow", "Stop following an account."),
     ("block", "Block an account: removes follows both ways, hides each from the other."),
     ("unblock", "Lift a block you set."),
@@ -102,15 +103,16 @@ _client(
             items="int",
         ),
         Field("reply_to", "int", "Id of the post this one answers.", required=False),
+        CLIENT_KEY,
     ),
     reply=_POST,
 )
 _client("post.get", "One post.", body=(_POST_ID,), reply=_VIEWED_POST)
 _client(
     "post.edit",
-    "Change a post's text (author only).",
+    "Change a post's text (author only): moderated and indexed again like a new caption.",
     body=(_POST_ID, Field("text", "str", "The new text.", max_len=5000)),
-    reply=_POST,
+    reply=_VIEWED_POST,
 )
 _client("post.delete", "Delete a post (author only).", body=(_POST_ID,))
 _client("post.like", "Like a post.", body=(_POST_ID,), reply=_CHANGED)
@@ -122,6 +124,7 @@ _client(
         _POST_ID,
         Field("text", "str", "The comment's text.", min_len=1, max_len=2000),
         Field("reply_to", "int", "Id of the comment this one answers.", required=False),
+        CLIENT_KEY,
     ),
     reply=(Field("comment", "view", "The new comment.", view=COMMENT),),
 )

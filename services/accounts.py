@@ -27,13 +27,16 @@ from kernel.errors import (
     AuthFailed,
     Busy,
     Conflict,
+    Forbidden,
     Invalid,
+    NotFound,
     RateLimited,
     TokenExpired,
     TokenInvalid,
     TokenRevoked,
     UsernameTaken,
 )
+from stores.bus import EventBus, publish_live, sign_out_delivery
 from stores.users import User, UserStore, normalize_username
 
 T = TypeVar("T")
@@ -118,8 +121,9 @@ class LoginThrottle:
 
 
 class Accounts:
-    def __init__(self, users: UserStore, settings: Settings) -> None:
+    def __init__(self, users: UserStore, settings: Settings, bus: EventBus) -> None:
         self._users = users
+        self._bus = bus
         self._settings = settings
         self._throttle = LoginThrottle(settings.login_failures_limit, settings.login_failures_window_s)
         self._hasher = PasswordHasher(
@@ -180,10 +184,45 @@ class Accounts:
         return SignedIn(user, token_hash, None, record.expires_at)
 
     async def logout(self, user_id: int, token_hash: bytes, *, everywhere: bool) -> int:
-        """Revoke this token (or all of the user's tokens); return how many were revoked."""
+        """Revoke this token (or all of the user's tokens); return how many were revoked.
+        :meth:`close_sockets` then closes the sockets that used them."""
         if everywhere:
             return len(await self._users.revoke_user_tokens(user_id))
         return await self._users.revoke_token(token_hash)
+
+    async def close_sockets(self, user_id: int, token_hash: bytes | None) -> None:
+        """Close the user's sockets signed in with ``token_hash`` (all, when None) on every process:
+        a sign-out must not stop at this process's sockets."""
+        reason = "signed out" if token_hash is not None else "signed out everywhere"
+        await publish_live(self._bus, sign_out_delivery(user_id, token_hash, reason))
+
+    # --- moderation rights: a property of the account, never of a name --------------------
+
+    async def require_moderator(self, user_id: int) -> None:
+        """Refuse (``Forbidden``) unless the account holds moderation rights. Read on every
+        request, so a grant or a revoke counts at once, on every process."""
+        if not await self._users.is_moderator(user_id):
+            raise Forbidden("moderators only")
+
+    async def set_moderator(self, username: str, moderator: bool) -> bool:
+        """Grant or revoke an existing account's rights (``viora moderators``); True if changed."""
+        user = await self._users.get_user_by_username(username)
+        if user is None:
+            raise NotFound(f"no account named {username!r}")
+        return await self._users.set_moderator(user.id, moderator)
+
+    async def grant_listed_moderators(self, usernames: str) -> list[str]:
+        """Apply ``VIORA_ADMIN_USERS`` at start-up: grant the named accounts that exist now and
+        return the names that name none. Those are not remembered: whoever registers such a name
+        later gets no rights, which is what a name list that outlives its accounts needs."""
+        missing = []
+        for name in sorted({n.strip().lower() for n in usernames.split(",") if n.strip()}):
+            user = await self._users.get_user_by_username(name)
+            if user is None:
+                missing.append(name)
+            else:
+                await self._users.set_moderator(user.id, True)
+        return missing
 
     async def _issue_token(self, user: User) -> SignedIn:
         token = secrets.token_urlsafe(32)

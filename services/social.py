@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import itertools
 import re
+from collections.abc import Callable
 from typing import Any
 
 from actors.feed.actor import FeedRouter
@@ -42,8 +43,10 @@ class SocialService:
         feed: FeedRouter,
         presence: PresenceStore,
         intelligence: IntelligenceService,
+        reindex: Callable[[int], object],
         fanout_write_limit: int,
     ) -> None:
+        """``reindex`` queues a post's (re)indexing (the indexer's ``IndexPost``), never waiting."""
         self._users = users
         self._social = social
         self._timeline = timeline
@@ -52,6 +55,7 @@ class SocialService:
         self._feed = feed
         self._presence = presence
         self._intelligence = intelligence
+        self._reindex = reindex
         self._fanout_write_limit = fanout_write_limit
 
     # ------------------------------------------------------------------ profiles and graph
@@ -98,9 +102,14 @@ class SocialService:
         return {"user_ids": page.user_ids, "cursor": page.next_cursor}
 
     async def presence(self, viewer_id: int, user_ids: list[int]) -> list[dict[str, Any]]:
-        """Online / last seen of these users, leaving out anyone on the other side of a block."""
-        blocked = await self._social.blocked_set(viewer_id)
-        visible = [uid for uid in dict.fromkeys(user_ids) if uid not in blocked]
+        """Online / last seen of the viewer and of the accounts they follow, leaving out the rest.
+
+        The same audience presence pushes have (a user's followers): whether someone is online is
+        theirs to show to the people they let follow them (a block removes the follow), not to anyone.
+        """
+        asked = list(dict.fromkeys(user_ids))
+        followed = set(await self._social.followed_among(viewer_id, asked))
+        visible = [uid for uid in asked if uid == viewer_id or uid in followed]
         statuses = await self._presence.status(visible)
         return [
             {"user_id": uid, "online": statuses[uid].online, "last_seen": statuses[uid].last_seen}
@@ -110,19 +119,26 @@ class SocialService:
     # ------------------------------------------------------------------ posts
 
     async def create_post(
-        self, author_id: int, text: str, media_ids: tuple[int, ...], reply_to: int | None
+        self,
+        author_id: int,
+        text: str,
+        media_ids: tuple[int, ...],
+        reply_to: int | None,
+        client_key: str | None = None,
     ) -> dict[str, Any]:
         """Store the post, record it on the author's streams, queue its fan-out; the reply (the
-        author's acknowledgement) does not wait for the fan-out."""
+        author's acknowledgement) does not wait for the fan-out. A retry under the same
+        ``client_key`` gets the first post back and sets off nothing again."""
         if reply_to is not None:
             await self._visible_post(author_id, reply_to)
-        post = await self._social.create_post(author_id, text, media_ids, reply_to)
-        await self._timeline.append([author_id], "posts", POST_CREATED, {"post_id": post.id})
-        await self._record_activity(author_id, {"kind": "post", "post_id": post.id})
-        await self._feed.fan_out(post)
-        await self._notify_mentions(
-            author_id, text, {"kind": "mention", "actor_id": author_id, "post_id": post.id}
-        )
+        post = await self._social.create_post(author_id, text, media_ids, reply_to, client_key=client_key)
+        if not post.replayed:
+            await self._timeline.append([author_id], "posts", POST_CREATED, {"post_id": post.id})
+            await self._record_activity(author_id, {"kind": "post", "post_id": post.id})
+            await self._feed.fan_out(post)
+            await self._notify_mentions(
+                author_id, text, {"kind": "mention", "actor_id": author_id, "post_id": post.id}
+            )
         return POST.build(post)
 
     async def get_post(self, viewer_id: int, post_id: int) -> dict[str, Any]:
@@ -131,7 +147,14 @@ class SocialService:
         return (await self._intelligence.annotate(viewer_id, [post]))[0]
 
     async def edit_post(self, user_id: int, post_id: int, text: str) -> dict[str, Any]:
-        return POST.build(await self._social.edit_post(post_id, user_id, text))
+        """Change the text, then judge it as a new caption: the text verdict at once (the reply's
+        ``text_flagged``), vectors and alignment by the indexer, queued as a new post's are."""
+        post = await self._social.edit_post(post_id, user_id, text)
+        await self._intelligence.moderate_text("post", post.id, post.text)
+        if not post.text.strip():
+            await self._intelligence.forget_post(post.id)  # no caption: its old vector must go too
+        self._reindex(post.id)
+        return (await self._intelligence.annotate(user_id, [POST.build(post)]))[0]
 
     async def delete_post(self, user_id: int, post_id: int) -> None:
         await self._social.delete_post(post_id, user_id)
@@ -150,9 +173,14 @@ class SocialService:
         await self._visible_post(user_id, post_id)
         return await self._social.unlike(user_id, post_id)
 
-    async def comment(self, user_id: int, post_id: int, text: str, reply_to: int | None) -> dict[str, Any]:
+    async def comment(
+        self, user_id: int, post_id: int, text: str, reply_to: int | None, client_key: str | None = None
+    ) -> dict[str, Any]:
         post = await self._visible_post(user_id, post_id)
-        comment = await self._social.add_comment(post_id, user_id, text, reply_to)
+        comment = await self._social.add_comment(post_id, user_id, text, reply_to, client_key=client_key)
+        if comment.replayed:  # a retry under the same client key: the first try told everyone
+            flagged = comment.id in await self._intelligence.flagged_texts("comment", [comment.id])
+            return {**COMMENT.build(comment), "flagged": flagged}
         flagged = await self._intelligence.moderate_text("comment", comment.id, text)
         event = {"kind": "comment", "actor_id": user_id, "post_id": post_id, "comment_id": comment.id}
         if post.author_id != user_id:

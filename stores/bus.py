@@ -93,3 +93,12 @@ def user_pusher(bus: EventBus) -> Callable[[int, str, str, dict[str, Any]], Awai
         return await publish_live(bus, Delivery(stream, type_, body, ((user_id, None),)))
 
     return push
+
+
+SIGN_OUT = "session.signed_out"
+"""A control delivery: close the target's sockets signed in with ``token_hash`` (all of them when
+it is None), on every process — a sign-out or revocation must not stop at this process's sockets."""
+
+
+def sign_out_delivery(user_id: int, token_hash: bytes | None, reason: str) -> Delivery:
+    return Delivery("session", SIGN_OUT, {"token_hash": token_hash, "reason": reason}, ((user_id, None),))

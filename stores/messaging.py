@@ -6,7 +6,7 @@ conversation that user is not a member of — so no code path can hand one user 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal, Protocol
 
 ReceiptKind = Literal["delivered", "read"]
@@ -29,6 +29,8 @@ class Message:
     sender_id: int
     text: str
     created_at: float
+    replayed: bool = field(default=False, compare=False)
+    """True when :meth:`MessageStore.add_message` found this message under the request's client key."""
 
 
 @dataclass(frozen=True)
@@ -61,8 +63,15 @@ class MessageStore(Protocol):
         """The user's conversations, most recently active first."""
         ...
 
-    async def add_message(self, conversation_id: int, sender_id: int, text: str) -> Message:
-        """Raises ``NotFound`` unless the sender is a member."""
+    async def add_message(
+        self, conversation_id: int, sender_id: int, text: str, *, client_key: str | None = None
+    ) -> Message:
+        """Raises ``NotFound`` unless the sender is a member.
+
+        With a ``client_key`` the sender used for a message in the last day, creates nothing and
+        returns that message, ``replayed``; with the same key but other content (another text or
+        conversation), raises ``Conflict``. Two calls with one key at once create one message.
+        """
         ...
 
     async def history(

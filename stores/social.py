@@ -9,7 +9,7 @@ Times are Unix seconds (float) so callers never juggle time zones. Lists page wi
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Protocol
 
 
@@ -37,6 +37,9 @@ class Post:
     edited_at: float | None
     likes: int
     comments: int
+    replayed: bool = field(default=False, compare=False)
+    """True when :meth:`SocialStore.create_post` found this post under the request's client key:
+    created by an earlier try, so the caller must not repeat what creating it set off."""
 
 
 @dataclass(frozen=True)
@@ -48,6 +51,8 @@ class Comment:
     """The comment this one answers (threads), or None for a top-level comment."""
     text: str
     created_at: float
+    replayed: bool = field(default=False, compare=False)
+    """True when :meth:`SocialStore.add_comment` found this comment under the request's client key."""
 
 
 @dataclass(frozen=True)
@@ -117,9 +122,20 @@ class SocialStore(Protocol):
 
     # --- posts -------------------------------------------------------------------------
     async def create_post(
-        self, author_id: int, text: str, media_ids: tuple[int, ...], reply_to: int | None
+        self,
+        author_id: int,
+        text: str,
+        media_ids: tuple[int, ...],
+        reply_to: int | None,
+        *,
+        client_key: str | None = None,
     ) -> Post:
-        """Raises ``NotFound`` if ``reply_to`` names no (undeleted) post."""
+        """Raises ``NotFound`` if ``reply_to`` names no (undeleted) post.
+
+        With a ``client_key`` the author used for a post in the last day, creates nothing and
+        returns that post, ``replayed`` (``NotFound`` if it was deleted since); with the same key
+        but other content, raises ``Conflict``. Two calls with one key at once create one post.
+        """
         ...
 
     async def get_posts(self, post_ids: list[int]) -> dict[int, Post]:
@@ -147,8 +163,13 @@ class SocialStore(Protocol):
 
     async def unlike(self, user_id: int, post_id: int) -> bool: ...
 
-    async def add_comment(self, post_id: int, author_id: int, text: str, reply_to: int | None) -> Comment:
-        """Raises ``NotFound`` if the post, or the comment answered, does not exist (on that post)."""
+    async def add_comment(
+        self, post_id: int, author_id: int, text: str, reply_to: int | None, *, client_key: str | None = None
+    ) -> Comment:
+        """Raises ``NotFound`` if the post, or the comment answered, does not exist (on that post).
+
+        ``client_key`` as for :meth:`create_post`: a retry returns the first comment, ``replayed``.
+        """
         ...
 
     async def comments(self, post_id: int, *, after_id: int | None = None, limit: int = 50) -> list[Comment]:

@@ -55,6 +55,14 @@ class UserStore(Protocol):
         """Case-insensitive lookup; an invalid username simply finds nobody."""
         ...
 
+    async def is_moderator(self, user_id: int) -> bool:
+        """Whether the account holds moderation rights (False for an unknown account)."""
+        ...
+
+    async def set_moderator(self, user_id: int, moderator: bool) -> bool:
+        """Grant or revoke moderation rights; True if that changed them."""
+        ...
+
     async def create_token(self, user_id: int, token_hash: bytes, expires_at: float) -> int:
         """Record a token (by hash) valid until ``expires_at`` (unix time); returns its id."""
         ...

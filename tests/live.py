@@ -102,11 +102,13 @@ def serve_process(dsn: str, **env_overrides: str) -> Iterator[ServerProcess]:
 
 
 PORT_ATTEMPTS = 3
+READY_TIMEOUT_S = 90.0
+"""A generous bound: a loaded 2-core CI box has needed more than 30 s to start a server."""
 
 
 def _wait_ready(server: ServerProcess) -> bool:
     """True once ``server`` answers as ours; False if it exited (say, its port was taken)."""
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + READY_TIMEOUT_S
     while True:  # waiting on another process: polling is the only signal there is
         if server.process.poll() is not None:
             return False
@@ -117,7 +119,7 @@ def _wait_ready(server: ServerProcess) -> bool:
         except OSError:
             pass
         if time.monotonic() > deadline:
-            raise RuntimeError("viora serve did not become ready in 30 s")
+            raise RuntimeError(f"viora serve did not become ready in {READY_TIMEOUT_S:g} s")
         time.sleep(0.1)
 
 

@@ -12,6 +12,7 @@ from live import PASSWORD
 from kernel.config import Settings
 from kernel.errors import AuthFailed, Busy
 from services.accounts import Accounts, hash_token
+from stores.bus import InProcessBus
 from viora.client import ServerError
 
 
@@ -150,6 +151,11 @@ async def test_parallel_guesses_are_throttled_while_in_flight(
     assert outcomes.count("auth_failed") + outcomes.count("rate_limited") + outcomes.count("busy") == 50
 
 
+class NoSessions:
+    async def deliver(self, delivery: Any) -> int:
+        return 0
+
+
 class NoUsers:
     """A user store with nobody in it: every log-in verifies against the decoy hash."""
 
@@ -158,7 +164,7 @@ class NoUsers:
 
 
 async def test_the_password_hash_queue_is_bounded_and_answers_busy() -> None:
-    accounts = Accounts(NoUsers(), Settings(kdf_threads=1, kdf_queue=2))  # type: ignore[arg-type]
+    accounts = Accounts(NoUsers(), Settings(kdf_threads=1, kdf_queue=2), InProcessBus(NoSessions()))  # type: ignore[arg-type]
     outcomes: list[str] = []
 
     async def attempt(n: int) -> None:

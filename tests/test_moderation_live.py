@@ -17,13 +17,14 @@ from viora.runtime import Runtime
 def server_settings(server_settings: Settings) -> Settings:
     # Without NSFW photographs to ship, a threshold below every score makes the real classifier
     # flag this clean photo: the policy path runs for real from the verdict on.
-    return server_settings.with_(moderation_image_threshold=-1.0, admin_users="mod")
+    return server_settings.with_(moderation_image_threshold=-1.0)
 
 
 async def test_flagged_media_is_blurred_for_others_and_absent_from_their_search(
     server: Runtime, signup: Any
 ) -> None:
     async with signup("eli_m") as (eli, e), signup("fin_m") as (fin, _f), signup("mod") as (mod, _m):
+        await server.services.accounts.set_moderator("mod", True)  # what `viora moderators grant` does
         post = await post_with_photo(server, eli, e["token"], "beach day")
         (media_id,) = post["media_ids"]
 

@@ -11,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from protocol.codec import (
+    MAX_DEPTH,
     MAX_ID,
     PROTOCOL_VERSION,
     Request,
@@ -33,6 +34,11 @@ MAX = 4096
 
 def pack(obj: object) -> bytes:
     return msgpack.packb(obj, use_bin_type=True)
+
+
+def _echo_around(raw_data: bytes) -> bytes:
+    """An ``echo`` frame (its own map, ``b`` and ``data`` make 2 levels) around raw msgpack ``raw_data``."""
+    return b"\x83\xa1v\x01\xa1t\xa4echo\xa1b\x81\xa4data" + raw_data
 
 
 def refusal(data: bytes | str) -> ProtocolError:
@@ -66,6 +72,18 @@ def test_longest_string_id_and_type_are_accepted() -> None:
     assert decode_request(data, max_bytes=MAX) == Request("i" * 64, "t" * 64, {})
 
 
+@pytest.mark.parametrize("header", [b"\x91", b"\x81\xa1k"], ids=["lists", "maps"])
+def test_nesting_up_to_the_limit_is_accepted(header: bytes) -> None:
+    data = _echo_around(header * (MAX_DEPTH - 2) + b"\xc0")
+    assert decode_request(data, max_bytes=MAX).type == "echo"
+
+
+def test_many_shallow_containers_and_non_ascii_text_are_not_taken_for_deep_nesting() -> None:
+    """Both put many container-header-like bytes in a frame, which sends the check to its walk."""
+    body = {"data": [[{}]] * 100, "text": "Привет, как дела? " * 20}
+    assert decode_request(encode_request("echo", body), max_bytes=MAX).body == body
+
+
 def test_timestamp_extension_is_read_as_float() -> None:
     stamp = msgpack.Timestamp(seconds=5, nanoseconds=500_000_000)
     data = pack({"v": 1, "t": "echo", "b": {"data": stamp}})
@@ -86,8 +104,17 @@ def test_timestamp_extension_is_read_as_float() -> None:
         pytest.param(b"\xdd\xff\xff\xff\xff", ErrorCode.BAD_FRAME, id="huge-array-claim"),
         pytest.param(b"\xdf\xff\xff\xff\xff", ErrorCode.BAD_FRAME, id="huge-map-claim"),
         pytest.param(b"\xdb\xff\xff\xff\xff", ErrorCode.BAD_FRAME, id="huge-str-claim"),
+        pytest.param(b"\xc6\xff\xff\xff\xff", ErrorCode.BAD_FRAME, id="huge-bin-claim"),
+        pytest.param(b"\xdc\x00\x40" + b"\xc0" * 60, ErrorCode.BAD_FRAME, id="array-longer-than-frame"),
         pytest.param(b"\x91" * 3000 + b"\x01", ErrorCode.BAD_FRAME, id="deep-nesting"),
         pytest.param(b"\x81\xa1v\xa1\xff", ErrorCode.BAD_FRAME, id="bad-utf8"),
+        pytest.param(b"\x81\xa1v\xa3\xed\xa0\x80", ErrorCode.BAD_FRAME, id="encoded-surrogate"),
+        pytest.param(
+            _echo_around(b"\x91" * (MAX_DEPTH - 1) + b"\xc0"), ErrorCode.BAD_FRAME, id="lists-too-deep"
+        ),
+        pytest.param(
+            _echo_around(b"\x81\xa1k" * (MAX_DEPTH - 1) + b"\xc0"), ErrorCode.BAD_FRAME, id="maps-too-deep"
+        ),
         pytest.param(pack({1: 1}), ErrorCode.BAD_FRAME, id="int-key"),
         pytest.param(pack({"v": 1, "t": msgpack.ExtType(5, b"x")}), ErrorCode.BAD_FRAME, id="ext-type"),
         pytest.param(pack({"t": "ping"}), ErrorCode.BAD_VERSION, id="no-version"),

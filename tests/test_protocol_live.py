@@ -14,6 +14,7 @@ from live import ServerProcess
 from kernel.config import Settings
 from protocol.codec import encode_request
 from protocol.errors import ErrorCode
+from protocol.messages import INT64_MAX, REGISTRY
 from viora.client import Client, ServerError
 
 KNOWN_CODES = {str(code) for code in ErrorCode}
@@ -111,10 +112,50 @@ envelope_like = st.fixed_dictionaries(
         "zz": msgpack_values,
     },
 )
+hostile_values = msgpack_values | st.sampled_from(
+    [
+        2**63,
+        2**64 - 1,
+        INT64_MAX,
+        True,
+        1.5,
+        float("nan"),
+        float("inf"),
+        "a\x00b",
+        "\x1b[2J",
+        [{}],
+        [None],
+        ["x"],
+    ]
+)
+registry_requests = st.sampled_from(sorted(REGISTRY)).flatmap(
+    lambda type_: st.fixed_dictionaries(
+        {
+            "v": st.just(1),
+            "t": st.just(type_),
+            "b": st.dictionaries(
+                st.sampled_from([f.name for f in REGISTRY[type_].body] or ["x"]), hostile_values, max_size=3
+            ),
+        }
+    )
+)
+"""Client messages of the registry with their own field names holding hostile values."""
+ECHO_HEAD = b"\x83\xa1v\x01\xa1t\xa4echo\xa1b\x81\xa4data"
+raw_echo_data = st.one_of(
+    st.tuples(st.sampled_from([b"\x91", b"\x81\xa1k"]), st.integers(0, 200)).map(
+        lambda hd: hd[0] * hd[1] + b"\xc0"
+    ),
+    st.sampled_from(
+        [b"\xdd\xff\xff\xff\xff", b"\xdf\xff\xff\xff\xff", b"\xdb\xff\xff\xff\xff", b"\xc6\xff\xff\xff\xff"]
+    ),
+)
+"""Deep nesting and absurd declared lengths, as ``echo`` data: msgpack.packb writes neither."""
 frames = (
     st.binary(max_size=512)
     | msgpack_values.map(lambda v: msgpack.packb(v, use_bin_type=True))
     | envelope_like.map(lambda v: msgpack.packb(v, use_bin_type=True))
+    | registry_requests.map(lambda v: msgpack.packb(v, use_bin_type=True))
+    | raw_echo_data.map(ECHO_HEAD.__add__)
     | st.text(max_size=64)
 )
 
@@ -136,5 +177,5 @@ async def test_fuzz_a_live_socket_always_gets_typed_answers(
                 break
             assert event.kind in {"error", "reply"}, event
             if event.kind == "error":
-                assert event.body["code"] in KNOWN_CODES
+                assert event.body["code"] in KNOWN_CODES - {"internal"}, event
         assert client.close_code is None

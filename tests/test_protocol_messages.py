@@ -195,6 +195,29 @@ def test_choices_are_enforced_for_strs_and_lists_of_strs() -> None:
     assert "b.verdict: expected one of ok, flagged" in bad(decide, {"media_id": 1, "verdict": "pending"})
 
 
+@pytest.mark.parametrize("char", ["\x00", "\x01", "\x1b", "\x7f", "\x85", "\x9f"])
+def test_strs_refuse_control_characters(char: str) -> None:
+    assert "b.s: control characters" in bad(TYPED, {"s": f"a{char}b"})
+    assert "b.kinds[0]: control characters" in bad(client_message("search"), {"query": "q", "kinds": [char]})
+    with pytest.raises(ShapeError, match="control characters"):
+        check_server_message(SERVER_MESSAGES["error"], {"code": "internal", "message": char, "ref": None})
+
+
+def test_strs_take_tabs_line_breaks_and_any_other_character() -> None:
+    assert check(TYPED, {"s": "\t\n\r"}) == {"s": "\t\n\r"}
+    text = "Zoë 🙂\u200b\u00a0ok"
+    assert check(client_message("post.create"), {"text": text}) == {"text": text}
+
+
+def test_unknown_field_names_are_quoted_without_control_characters() -> None:
+    assert bad(TYPED, {"\x00\x1b[2J": 1}) == "b.\\x00\\x1b[2J: unknown field"
+
+
+@pytest.mark.parametrize("number", [float("nan"), float("inf"), float("-inf")])
+def test_floats_are_finite(number: float) -> None:
+    assert "b.f: expected a finite number" in bad(TYPED, {"f": number})
+
+
 # --------------------------------------------------------------------------- views and replies
 
 

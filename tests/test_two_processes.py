@@ -44,3 +44,16 @@ async def test_a_follower_on_one_process_gets_pushes_from_an_author_on_another(
     status, tree = await trio.to_thread.run_sync(http_get, a.http_url + "/admin/tree", ADMIN_TOKEN)
     bus = next(child for child in tree["children"] if child["name"] == "bus")
     assert status == 200 and bus["received"] >= 2 and bus["delivered"] >= 2 and bus["errors"] == 0
+
+
+async def test_signing_out_everywhere_closes_the_sockets_on_every_process(
+    two_servers: tuple[ServerProcess, ServerProcess],
+) -> None:
+    a, b = two_servers
+    async with Client.connect(a.ws_url) as here, Client.connect(b.ws_url) as there:
+        signed = await here.request("auth.register", {"username": "leaver", "password": PASSWORD})
+        await there.request("auth.resume", {"token": signed["token"]})
+        assert await here.request("auth.logout", {"all": True}) == {"revoked": 1}
+        with trio.fail_after(10):
+            code, reason = await there.wait_closed()
+        assert (code, reason) == (4001, "signed out everywhere")

@@ -3,11 +3,14 @@
 Requests are correlated with replies by id, so many may be in flight on one socket; everything
 that is not a reply (pushes, heartbeats, errors that reference no request) arrives on ``events``.
 Server heartbeats are answered with ``pong`` automatically unless ``auto_pong=False``.
+Requests that create something carry a fresh client key, which their retries reuse (see
+:meth:`Client.request`).
 """
 
 from __future__ import annotations
 
 import itertools
+import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any, Protocol
@@ -16,6 +19,11 @@ import trio
 from trio_websocket import ConnectionClosed, open_websocket_url
 
 from protocol.codec import ServerFrame, decode_server_frame, encode_request
+
+CREATES = frozenset({"post.create", "comment.create", "dm.send"})
+"""Requests that take a ``client_key``: each call of :meth:`Client.request` is one action."""
+MAYBE_DONE = frozenset({"timeout", "unavailable"})
+"""Error codes after which the request may or may not have happened: retried under its key."""
 
 
 class ServerError(Exception):
@@ -69,8 +77,27 @@ class Client:
             finally:
                 nursery.cancel_scope.cancel()
 
-    async def request(self, type_: str, body: dict[str, Any] | None = None, *, timeout: float = 10.0) -> Any:
-        """Send a request and return the reply body; raise :class:`ServerError` for an error frame."""
+    async def request(
+        self, type_: str, body: dict[str, Any] | None = None, *, timeout: float = 10.0, attempts: int = 1
+    ) -> Any:
+        """Send a request and return the reply body; raise :class:`ServerError` for an error frame.
+
+        A request that creates something (:data:`CREATES`) gets a fresh ``client_key`` unless
+        ``body`` names one. With ``attempts`` > 1, a try that got no reply in ``timeout``, or one
+        answered with a :data:`MAYBE_DONE` code, is sent again with the same body — the same key,
+        so the server creates the post at most once. Retry only such requests, or idempotent ones.
+        """
+        if type_ in CREATES and "client_key" not in (body or {}):
+            body = {**(body or {}), "client_key": str(uuid.uuid4())}
+        for remaining in range(attempts - 1, -1, -1):
+            try:
+                return await self._request_once(type_, body, timeout)
+            except (trio.TooSlowError, ServerError) as error:
+                if not remaining or (isinstance(error, ServerError) and error.code not in MAYBE_DONE):
+                    raise
+        raise AssertionError("unreachable: the last attempt returns or raises")
+
+    async def _request_once(self, type_: str, body: dict[str, Any] | None, timeout: float) -> Any:
         req_id = next(self._ids)
         send, receive = trio.open_memory_channel[ServerFrame](1)
         self._pending[req_id] = send

@@ -206,7 +206,7 @@ def build_services(
     """The domain services, as the edges reach them."""
     return Services(
         settings=settings,
-        accounts=Accounts(stores.users, settings),
+        accounts=Accounts(stores.users, settings, live.bus),
         sessions=live.directory,
         sockets=SocketRegistry(settings),
         social=SocialService(
@@ -218,6 +218,7 @@ def build_services(
             feed=feed,
             presence=live.presence,
             intelligence=content.intelligence,
+            reindex=lambda post_id: content.index_ref.try_tell(IndexPost(post_id)),
             fanout_write_limit=settings.fanout_write_limit,
         ),
         presence=live.presence,
@@ -254,6 +255,16 @@ def tree_children(
     return children
 
 
+async def grant_listed_moderators(settings: Settings, services: Services) -> None:
+    """``VIORA_ADMIN_USERS``, applied once, to the accounts that exist now (see ``Accounts``)."""
+    missing = await services.accounts.grant_listed_moderators(settings.admin_users)
+    if missing:
+        log.warning(
+            "VIORA_ADMIN_USERS names no account: %s (not granted; `viora moderators grant` once they exist)",
+            ", ".join(missing),
+        )
+
+
 @asynccontextmanager
 async def open_runtime(settings: Settings, http: HttpServer | None = None) -> AsyncIterator[Runtime]:
     """Open the stores, start the supervision tree (with ``http`` as its last child), and on exit
@@ -265,6 +276,7 @@ async def open_runtime(settings: Settings, http: HttpServer | None = None) -> As
         content = ContentServices.build(settings, stores, live.bus)
         feed = build_feed(settings, stores, live, content)
         services = build_services(settings, stores, live, content, feed)
+        await grant_listed_moderators(settings, services)
         probe = LoopLagProbe(settings.loop_lag_probe_s)
         children = tree_children(settings, stores, live, content, feed, services, probe)
         if http is not None:

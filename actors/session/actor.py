@@ -92,7 +92,6 @@ class SignOut:
 
     token_hash: bytes | None
     reason: str
-    except_socket: int | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -290,8 +289,7 @@ class SessionActor(Actor):
         targets = [
             s
             for s in self.session.sockets
-            if (message.token_hash is None or s.token_hash == message.token_hash)
-            and s.id != message.except_socket
+            if message.token_hash is None or s.token_hash == message.token_hash
         ]
         if not targets:
             return

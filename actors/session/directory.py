@@ -14,10 +14,18 @@ from typing import Any
 import trio
 
 from actors.actor import ActorRef, actor_spec
-from actors.session.actor import Push, SessionActor, Socket, SocketsChanged, StreamReader, UserSession
+from actors.session.actor import (
+    Push,
+    SessionActor,
+    SignOut,
+    Socket,
+    SocketsChanged,
+    StreamReader,
+    UserSession,
+)
 from kernel.errors import ActorStopped
 from protocol.codec import pack_body
-from stores.bus import Delivery
+from stores.bus import SIGN_OUT, Delivery
 from supervisor import RestartType, Supervisor
 
 RESTART_WAIT_S = 5.0
@@ -132,6 +140,8 @@ class SessionDirectory:
         session actors start sending meanwhile). Never raises: a publisher is not to blame for a
         session that is restarting.
         """
+        if delivery.type == SIGN_OUT:
+            return self._sign_out(delivery)
         packed = pack_body(delivery.body)
         delivered = 0
         for user_id, seq in delivery.targets:
@@ -144,7 +154,12 @@ class SessionDirectory:
                     await trio.lowlevel.checkpoint()
         return delivered
 
-    def _tell(self, user_id: int, push: Push) -> bool:
+    def _sign_out(self, delivery: Delivery) -> int:
+        """A sign-out published by any process: the user's sessions here close the matching sockets."""
+        message = SignOut(delivery.body["token_hash"], delivery.body["reason"])
+        return sum(self._tell(user_id, message) for user_id, _seq in delivery.targets)
+
+    def _tell(self, user_id: int, push: Push | SignOut) -> bool:
         """Queue ``push`` for the user's SessionActor without waiting; False if it was not queued.
 
         The mailbox belongs to the ref and outlives a crash, so a session being restarted gets the

@@ -42,6 +42,7 @@ def build_http_app(runtime: EdgeRuntime) -> QuartTrio:
 
     register_health_routes(app, runtime)
     register_admin_routes(app, runtime)
+    register_moderator_routes(app, runtime)
     register_media_routes(app, runtime.media, runtime.services.accounts)
     register_web_routes(app, runtime.settings.web_root)
     return app
@@ -74,6 +75,19 @@ def admin_refusal(admin_token: str) -> Response | None:
     if not hmac.compare_digest(token.encode(), admin_token.encode()):
         return error_response(403, "forbidden", "wrong admin token")
     return None
+
+
+def register_moderator_routes(app: QuartTrio, runtime: EdgeRuntime) -> None:
+    """``PUT`` / ``DELETE /admin/moderators/<username>``: grant or revoke an existing account's
+    moderation rights (``viora moderators``), behind the admin token: the operator decides."""
+
+    @app.route("/admin/moderators/<username>", methods=["PUT", "DELETE"])
+    async def admin_moderator(username: str) -> Any:
+        if (refusal := admin_refusal(runtime.admin_token)) is not None:
+            return refusal
+        moderator = request.method == "PUT"
+        changed = await runtime.services.accounts.set_moderator(username, moderator)
+        return jsonify({"username": username.lower(), "moderator": moderator, "changed": changed})
 
 
 def register_admin_routes(app: QuartTrio, runtime: EdgeRuntime) -> None:

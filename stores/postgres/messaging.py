@@ -6,12 +6,14 @@ Membership is checked inside the same statement as every read or write (a join o
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 import psycopg
 
 from kernel.errors import Invalid, NotFound
 from stores.messaging import Conversation, ConversationSummary, Message, ReceiptKind
+from stores.postgres.client_keys import once
 from stores.postgres.database import Database
 
 MAX_GROUP_MEMBERS = 32
@@ -115,7 +117,9 @@ class PostgresMessageStore:
 
         return await self._db.query(select)
 
-    async def add_message(self, conversation_id: int, sender_id: int, text: str) -> Message:
+    async def add_message(
+        self, conversation_id: int, sender_id: int, text: str, *, client_key: str | None = None
+    ) -> Message:
         def insert(conn: psycopg.Connection) -> Message:
             row = conn.execute(
                 f"INSERT INTO messages (conversation_id, sender_id, text) SELECT %s, %s, %s"
@@ -127,7 +131,16 @@ class PostgresMessageStore:
                 raise NotFound(f"conversation {conversation_id}")
             return Message(*row)
 
-        return await self._db.run(insert)
+        def find(conn: psycopg.Connection, message_id: int) -> Message:
+            row = conn.execute(f"SELECT {_MESSAGE} FROM messages WHERE id = %s", (message_id,)).fetchone()
+            if row is None:
+                raise NotFound(f"message {message_id}")
+            return replace(Message(*row), replayed=True)
+
+        request = ["message", conversation_id, text]
+        return await self._db.run(
+            lambda conn: once(conn, sender_id, "message", client_key, request, insert, find)
+        )
 
     async def history(
         self, conversation_id: int, user_id: int, *, before_id: int | None = None, limit: int = 50

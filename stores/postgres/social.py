@@ -18,6 +18,7 @@ from __future__ import annotations
 import base64
 import binascii
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import datetime
 from typing import Any, TypeVar
 
@@ -25,6 +26,7 @@ import psycopg
 from psycopg.rows import class_row
 
 from kernel.errors import Blocked, Forbidden, Invalid, NotFound
+from stores.postgres.client_keys import once
 from stores.postgres.database import Database
 from stores.social import Comment, Post, Profile, UserPage
 
@@ -91,9 +93,9 @@ class PostgresSocialStore:
 
         def insert(conn: psycopg.Connection) -> bool:
             if not _lock_pair(conn, follower_id, followee_id):
-                raise NotFound(f"user {follower_id} or {followee_id}")
+                raise NotFound("no such user")
             if _blocked_between(conn, follower_id, followee_id):
-                raise Blocked(f"{follower_id} and {followee_id}")
+                raise Blocked("no such user")  # the same words: a block is not revealed
             return _changed(
                 conn,
                 "INSERT INTO follows (follower_id, followee_id) VALUES (%s, %s)"
@@ -218,7 +220,13 @@ class PostgresSocialStore:
 
     # --- posts -------------------------------------------------------------------------
     async def create_post(
-        self, author_id: int, text: str, media_ids: tuple[int, ...], reply_to: int | None
+        self,
+        author_id: int,
+        text: str,
+        media_ids: tuple[int, ...],
+        reply_to: int | None,
+        *,
+        client_key: str | None = None,
     ) -> Post:
         def insert(conn: psycopg.Connection) -> Post:
             _require_attachable(conn, author_id, media_ids, kinds=("image", "video"))
@@ -236,7 +244,16 @@ class PostgresSocialStore:
             ).fetchone()
             return _post(_found(row, f"post {reply_to} to reply to"))
 
-        return await self._db.run(insert)
+        def find(conn: psycopg.Connection, post_id: int) -> Post:
+            row = conn.execute(
+                f"SELECT {_POST} FROM posts WHERE id = %s AND deleted_at IS NULL", (post_id,)
+            ).fetchone()
+            return replace(_post(_found(row, f"post {post_id}")), replayed=True)
+
+        request = ["post", text, list(media_ids), reply_to]
+        return await self._db.run(
+            lambda conn: once(conn, author_id, "post", client_key, request, insert, find)
+        )
 
     async def get_posts(self, post_ids: list[int]) -> dict[int, Post]:
         rows = await self._rows(
@@ -248,7 +265,10 @@ class PostgresSocialStore:
         def update(conn: psycopg.Connection) -> Post:
             _lock_own_post(conn, post_id, author_id)
             row = conn.execute(
-                f"UPDATE posts SET text = %s, edited_at = now() WHERE id = %s RETURNING {_POST}",
+                # Alignment and indexing were of the old text: unset until the indexer redoes them
+                # (the backfill finds the post again if its queued re-indexing is dropped).
+                "UPDATE posts SET text = %s, edited_at = now(), alignment = NULL, indexed_at = NULL"
+                f" WHERE id = %s RETURNING {_POST}",
                 (text, post_id),
             ).fetchone()
             return _post(_found(row, f"post {post_id}"))
@@ -300,7 +320,9 @@ class PostgresSocialStore:
             )
         )
 
-    async def add_comment(self, post_id: int, author_id: int, text: str, reply_to: int | None) -> Comment:
+    async def add_comment(
+        self, post_id: int, author_id: int, text: str, reply_to: int | None, *, client_key: str | None = None
+    ) -> Comment:
         def insert(conn: psycopg.Connection) -> Comment:
             cur = conn.cursor(row_factory=class_row(Comment))
             row = cur.execute(
@@ -317,7 +339,17 @@ class PostgresSocialStore:
             ).fetchone()
             return _found(row, f"post {post_id} or comment {reply_to} on it")
 
-        return await self._db.run(insert)
+        def find(conn: psycopg.Connection, comment_id: int) -> Comment:
+            cur = conn.cursor(row_factory=class_row(Comment))
+            row = cur.execute(
+                f"SELECT {_COMMENT} FROM comments WHERE id = %s AND deleted_at IS NULL", (comment_id,)
+            ).fetchone()
+            return replace(_found(row, f"comment {comment_id}"), replayed=True)
+
+        request = ["comment", post_id, text, reply_to]
+        return await self._db.run(
+            lambda conn: once(conn, author_id, "comment", client_key, request, insert, find)
+        )
 
     async def comments(self, post_id: int, *, after_id: int | None = None, limit: int = 50) -> list[Comment]:
         def select(conn: psycopg.Connection) -> list[Comment]:

@@ -50,6 +50,22 @@ class PostgresUserStore:
 
         return await self._db.query(select)
 
+    async def is_moderator(self, user_id: int) -> bool:
+        row = await self._db.query(
+            lambda conn: conn.execute("SELECT moderator FROM users WHERE id = %s", (user_id,)).fetchone()
+        )
+        return row is not None and bool(row[0])
+
+    async def set_moderator(self, user_id: int, moderator: bool) -> bool:
+        def update(conn: psycopg.Connection) -> bool:
+            cur = conn.execute(
+                "UPDATE users SET moderator = %s WHERE id = %s AND moderator <> %s",
+                (moderator, user_id, moderator),
+            )
+            return cur.rowcount > 0
+
+        return await self._db.run(update)
+
     async def create_token(self, user_id: int, token_hash: bytes, expires_at: float) -> int:
         def insert(conn: psycopg.Connection) -> int:
             row = conn.execute(

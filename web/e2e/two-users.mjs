@@ -6,12 +6,13 @@
 // A posts a photo (upload progress, processing, thumbnail); B sees it appear live with its
 // thumbnail and likes it; A gets the notification; B comments; they exchange direct messages
 // (typing indicator, read receipt); B's network drops while A posts (a video, when given) and
-// writes to B, and on reconnect B gets the post and the message exactly once; A (a moderator: the server runs with VIORA_ADMIN_USERS=alice) marks the photo
+// writes to B, and on reconnect B gets the post and the message exactly once; A (made a moderator
+// after signing up, through the admin API `viora moderators grant` uses) marks the photo
 // sensitive and B sees it blurred until clicked. Every step waits on a page condition, never on a
 // fixed delay. Screenshots of the main screens go to $ARTIFACTS (default test-artifacts/web-e2e).
 //
 // Environment: PHOTO (a JPEG to upload, required), VIDEO (an MP4 for the second post, optional), CHROMIUM (default /usr/bin/chromium),
-// ARTIFACTS, HEADED=1 to watch.
+// ADMIN_TOKEN (the server's, required: it makes A a moderator), ARTIFACTS, HEADED=1 to watch.
 import { mkdir } from 'node:fs/promises';
 import path from 'node:path';
 import { chromium } from 'playwright-core';
@@ -20,11 +21,12 @@ const [urlA, urlB = urlA] = process.argv.slice(2);
 const PHOTO = process.env.PHOTO;
 const VIDEO = process.env.VIDEO; // optional: a short MP4 posted while B is offline
 const ARTIFACTS = process.env.ARTIFACTS || 'test-artifacts/web-e2e';
+const ADMIN_TOKEN = process.env.ADMIN_TOKEN;
 const PASSWORD = 'correct horse battery';
 const STEP_TIMEOUT_MS = 30_000;
 
-if (!urlA || !PHOTO) {
-  console.error('usage: PHOTO=photo.jpg node web/e2e/two-users.mjs <url A> [<url B>]');
+if (!urlA || !PHOTO || !ADMIN_TOKEN) {
+  console.error('usage: PHOTO=photo.jpg ADMIN_TOKEN=… node web/e2e/two-users.mjs <url A> [<url B>]');
   process.exit(2);
 }
 
@@ -57,6 +59,15 @@ async function signUp(page, url, username, displayName, screenshotName) {
   await shot(page, screenshotName);
   await page.getByRole('button', { name: 'Create account' }).click();
   await page.getByRole('heading', { name: 'Home', exact: true }).waitFor();
+}
+
+/** What `viora moderators grant USERNAME` does: moderation rights are given to an existing account. */
+async function grantModerator(url, username) {
+  const response = await fetch(new URL(`/admin/moderators/${username}`, url), {
+    method: 'PUT',
+    headers: { Authorization: `Bearer ${ADMIN_TOKEN}` },
+  });
+  if (!response.ok) throw new Error(`granting ${username}: HTTP ${response.status} ${await response.text()}`);
 }
 
 async function navTo(page, name) {
@@ -92,15 +103,21 @@ async function run(browser) {
   await signUp(b, urlB, 'bob', 'Bob Builder', '01-sign-up-phone');
   await shot(b, '02-empty-home-phone');
 
+  step = 'the operator makes A a moderator; her app learns it when it signs in again';
+  await grantModerator(urlA, 'alice');
+  await a.reload();
+  await a.getByRole('heading', { name: 'Home', exact: true }).waitFor();
+
   step = 'B finds A (search) and follows';
   await navTo(b, 'Search');
   await b.getByLabel('Search photos, videos and people').fill('@alice');
   await b.getByRole('button', { name: 'Search', exact: true }).click();
   await b.getByRole('link', { name: /Alice Liddell/ }).click();
   await b.getByRole('heading', { name: 'Alice Liddell' }).waitFor();
-  await b.locator('.presence-text[data-online="true"]', { hasText: 'Online' }).waitFor(); // A is signed in
+  await expectCount(b.locator('.presence-text'), 0, 'presence shown before following'); // followers only
   await b.getByRole('button', { name: 'Follow', exact: true }).click();
   await b.locator('.follow-button[aria-pressed="true"]').waitFor();
+  await b.locator('.presence-text[data-online="true"]', { hasText: 'Online' }).waitFor(); // A is signed in
   await b.getByTestId('followers').filter({ hasText: '1' }).waitFor();
   await shot(b, '03-profile-following-phone');
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from actors.session.actor import SignOut
 from edges.ws.context import Handlers, RequestContext
 from edges.ws.handlers.intelligence import INTELLIGENCE_HANDLERS
 from edges.ws.handlers.messaging import MESSAGING_HANDLERS
@@ -65,14 +64,11 @@ async def resume(conn: RequestContext, _type: str, body: dict[str, Any]) -> dict
 
 async def logout(conn: RequestContext, _type: str, body: dict[str, Any]) -> dict[str, Any]:
     assert conn.user_id is not None and conn.token_hash is not None
-    everywhere = bool(body.get("all"))
     user_id, token_hash = conn.user_id, conn.token_hash
+    everywhere = bool(body.get("all"))
     revoked = await conn.services.accounts.logout(user_id, token_hash, everywhere=everywhere)
-    await conn.sign_out()
-    ref = await conn.services.sessions.actor_for(user_id) if conn.services.sessions.session(user_id) else None
-    if ref is not None:
-        reason = "signed out everywhere" if everywhere else "signed out"
-        await ref.tell(SignOut(None if everywhere else token_hash, reason, except_socket=conn.id))
+    await conn.sign_out()  # before the announcement, which this socket is not to receive
+    await conn.services.accounts.close_sockets(user_id, None if everywhere else token_hash)
     return {"revoked": revoked}
 
 

@@ -6,7 +6,6 @@ from typing import Any
 
 from edges.ws.context import RequestContext
 from edges.ws.handlers.social import signed_in_user
-from kernel.errors import Forbidden
 
 DEFAULT_RESULTS = 20
 MAX_RESULTS = 100
@@ -16,10 +15,8 @@ def _results_limit(body: dict[str, Any]) -> int:
     return max(1, min(MAX_RESULTS, body.get("limit", DEFAULT_RESULTS)))
 
 
-def _require_admin(conn: RequestContext) -> None:
-    admins = {name.strip().lower() for name in conn.services.settings.admin_users.split(",") if name.strip()}
-    if conn.username not in admins:
-        raise Forbidden("moderators only")
+async def _require_moderator(conn: RequestContext) -> None:
+    await conn.services.accounts.require_moderator(signed_in_user(conn))
 
 
 async def search(conn: RequestContext, _t: str, body: dict[str, Any]) -> dict[str, Any]:
@@ -53,12 +50,12 @@ async def preferences_update(conn: RequestContext, _t: str, body: dict[str, Any]
 
 
 async def moderation_review(conn: RequestContext, _t: str, body: dict[str, Any]) -> dict[str, Any]:
-    _require_admin(conn)
+    await _require_moderator(conn)
     return await conn.services.intelligence.review(body.get("before"), _results_limit(body))
 
 
 async def moderation_decide(conn: RequestContext, _t: str, body: dict[str, Any]) -> dict[str, Any]:
-    _require_admin(conn)
+    await _require_moderator(conn)
     await conn.services.intelligence.decide(body["media_id"], body["verdict"])
     return {"changed": True}
 

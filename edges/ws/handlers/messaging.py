@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from edges.ws.context import RequestContext
-from edges.ws.handlers.social import page_limit, signed_in_user
+from edges.ws.handlers.social import client_key, page_limit, signed_in_user
 from kernel.errors import Invalid
 from stores.messaging import ReceiptKind
 
@@ -30,7 +30,9 @@ async def dm_list(conn: RequestContext, _t: str, body: dict[str, Any]) -> dict[s
 
 
 async def dm_send(conn: RequestContext, _t: str, body: dict[str, Any]) -> dict[str, Any]:
-    message = await conn.services.messaging.send(signed_in_user(conn), body["conversation_id"], body["text"])
+    message = await conn.services.messaging.send(
+        signed_in_user(conn), body["conversation_id"], body["text"], client_key(body)
+    )
     return {"message": message}
 
 

@@ -11,6 +11,7 @@ from typing import Any
 from edges.ws.context import RequestContext
 from edges.ws.handlers.routing import via_session
 from kernel.errors import Invalid
+from protocol.client_keys import CLIENT_KEY_CHARS
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 100
@@ -23,6 +24,15 @@ def page_limit(body: dict[str, Any]) -> int:
 def signed_in_user(conn: RequestContext) -> int:
     assert conn.user_id is not None  # the dispatcher only routes signed-in sockets here
     return conn.user_id
+
+
+def client_key(body: dict[str, Any]) -> str | None:
+    """The request's idempotency key; its length is checked by the registry, its characters here
+    (a schema has no character sets)."""
+    key: str | None = body.get("client_key")
+    if key is not None and not CLIENT_KEY_CHARS.fullmatch(key):
+        raise Invalid("b.client_key: only letters, digits and - _ . :")
+    return key
 
 
 async def profile_get(conn: RequestContext, _t: str, body: dict[str, Any]) -> dict[str, Any]:
@@ -72,7 +82,7 @@ async def post_create(conn: RequestContext, _t: str, body: dict[str, Any]) -> di
     if not body["text"].strip() and not media_ids:
         raise Invalid("a post needs text or media")
     post = await conn.services.social.create_post(
-        signed_in_user(conn), body["text"], tuple(media_ids), body.get("reply_to")
+        signed_in_user(conn), body["text"], tuple(media_ids), body.get("reply_to"), client_key(body)
     )
     return {"post": post}
 
@@ -100,7 +110,7 @@ async def post_unlike(conn: RequestContext, _t: str, body: dict[str, Any]) -> di
 
 async def comment_create(conn: RequestContext, _t: str, body: dict[str, Any]) -> dict[str, Any]:
     comment = await conn.services.social.comment(
-        signed_in_user(conn), body["post_id"], body["text"], body.get("reply_to")
+        signed_in_user(conn), body["post_id"], body["text"], body.get("reply_to"), client_key(body)
     )
     return {"comment": comment}
 

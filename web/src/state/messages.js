@@ -4,6 +4,7 @@
 // ephemeral. This device acknowledges every message from others with `dm.delivered`, and the
 // conversation on screen with `dm.read` while the page is visible.
 import { signal } from '@preact/signals';
+import { createOnce } from './creates.js';
 import { client, me } from './session.js';
 
 const TYPING_SHOWN_MS = 6000;
@@ -180,7 +181,7 @@ export function markRead(conversationId) {
 }
 
 export async function sendMessage(conversationId, text) {
-  const { message } = await client.request('dm.send', { conversation_id: conversationId, text });
+  const { message } = await createOnce('dm.send', { conversation_id: conversationId, text });
   addMessages(conversationId, [message]);
   touchConversation(conversationId, message);
   lastTypingSent.delete(conversationId);

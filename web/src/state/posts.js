@@ -1,5 +1,6 @@
 // Every post the page knows, by id, each in its own signal: a like in one view shows in all.
 import { signal } from '@preact/signals';
+import { createOnce } from './creates.js';
 import { client } from './session.js';
 
 const posts = new Map(); // id -> signal(post)
@@ -54,7 +55,7 @@ export async function toggleLike(id) {
 }
 
 export async function createPost(text, mediaIds) {
-  const { post } = await client.request('post.create', { text, media_ids: mediaIds });
+  const { post } = await createOnce('post.create', { text, media_ids: mediaIds });
   putPost(post);
   await ensureViewed(post);
   return post;
@@ -70,7 +71,7 @@ export async function listComments(postId, after) {
 }
 
 export async function addComment(postId, text) {
-  const { comment } = await client.request('comment.create', { post_id: postId, text });
+  const { comment } = await createOnce('comment.create', { post_id: postId, text });
   patchPost(postId, (p) => ({ comments: p.comments + 1 }));
   return comment;
 }

@@ -1,5 +1,6 @@
 // Who is online: asked with `presence.get` for the accounts on screen, then kept current by the
-// `presence` pushes the server sends about accounts we follow. Asked again after a reconnect
+// `presence` pushes the server sends about accounts we follow (the server shows presence to
+// followers only, so a follow or an unfollow changes what we may know). Asked again after a reconnect
 // (pushes missed while offline are not replayed: presence is ephemeral).
 import { signal } from '@preact/signals';
 import { client } from './session.js';
@@ -26,4 +27,16 @@ export function watchPresence(userIds) {
     .request('presence.get', { user_ids: fresh })
     .then(({ presence: entries }) => entries.forEach(record))
     .catch(() => fresh.forEach((id) => asked.delete(id)));
+}
+
+/** A follow shows ``userId``'s presence (asked at once), an unfollow hides it again. */
+export function followChanged(userId, following) {
+  asked.delete(userId);
+  if (following) {
+    watchPresence([userId]);
+    return;
+  }
+  const rest = { ...presence.value };
+  delete rest[userId];
+  presence.value = rest;
 }

@@ -1,5 +1,6 @@
 // Profiles by user id (cached: post cards, conversations and notifications all name people).
 import { signal } from '@preact/signals';
+import { followChanged } from './presence.js';
 import { client } from './session.js';
 
 const profiles = new Map(); // user id -> signal(profile | null)
@@ -43,6 +44,7 @@ export async function setFollowing(userId, follow) {
   try {
     const { changed } = await client.request(follow ? 'follow' : 'unfollow', { user_id: userId });
     if (!changed && before) s.value = { ...s.value, followers: before.followers };
+    followChanged(userId, follow);
   } catch (error) {
     if (before) s.value = before;
     throw error;
