@@ -64,13 +64,8 @@ def show_tree(settings: Settings, args: argparse.Namespace) -> int:
     if not token:
         return 2
     while True:
-        try:
-            tree = fetch_json(url, token)
-        except urllib.error.HTTPError as error:
-            print(f"{url}: HTTP {error.code} {error.read().decode(errors='replace')}", file=sys.stderr)
-            return 1
-        except OSError as error:
-            print(f"{url}: {error}", file=sys.stderr)
+        tree = _admin_call(url, token)
+        if tree is None:
             return 1
         text = json.dumps(tree, indent=2) if args.json else render_tree(tree)
         if args.watch is None:
@@ -87,14 +82,8 @@ def change_moderator(settings: Settings, args: argparse.Namespace) -> int:
     token = _admin_token(settings, args)
     if not token:
         return 2
-    method = "PUT" if args.action == "grant" else "DELETE"
-    try:
-        answer = fetch_json(url, token, method=method)
-    except urllib.error.HTTPError as error:
-        print(f"{url}: HTTP {error.code} {error.read().decode(errors='replace')}", file=sys.stderr)
-        return 1
-    except OSError as error:
-        print(f"{url}: {error}", file=sys.stderr)
+    answer = _admin_call(url, token, method="PUT" if args.action == "grant" else "DELETE")
+    if answer is None:
         return 1
     state = "a moderator" if answer["moderator"] else "not a moderator"
     print(f"{answer['username']} is {state}{'' if answer['changed'] else ' (already so)'}")
@@ -112,6 +101,17 @@ def fetch_json(url: str, token: str, method: str = "GET") -> Any:
     req = urllib.request.Request(url, method=method, headers={"Authorization": f"Bearer {token}"})
     with urllib.request.urlopen(req, timeout=10) as response:
         return json.load(response)
+
+
+def _admin_call(url: str, token: str, method: str = "GET") -> Any:
+    """The admin API's JSON answer, or None once the failure is told on stderr."""
+    try:
+        return fetch_json(url, token, method=method)
+    except urllib.error.HTTPError as error:
+        print(f"{url}: HTTP {error.code} {error.read().decode(errors='replace')}", file=sys.stderr)
+    except OSError as error:
+        print(f"{url}: {error}", file=sys.stderr)
+    return None
 
 
 def _admin_token(settings: Settings, args: argparse.Namespace) -> str | None:

@@ -19,7 +19,7 @@ import os
 import threading
 import uuid
 from collections import defaultdict
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from types import SimpleNamespace
@@ -82,6 +82,21 @@ async def db(pg_dsn: str) -> AsyncIterator[Database]:
 @pytest.fixture
 def user_store(db: Database) -> PostgresUserStore:
     return PostgresUserStore(db)
+
+
+NewUsers = Callable[[int], Awaitable[list[int]]]
+
+
+@pytest.fixture
+def new_users(user_store: PostgresUserStore) -> NewUsers:
+    """``await new_users(n)``: the ids of n new accounts."""
+
+    async def create(n: int) -> list[int]:
+        return [
+            (await user_store.create_user(f"u_{uuid.uuid4().hex[:16]}", "Someone", "h")).id for _ in range(n)
+        ]
+
+    return create
 
 
 @pytest.fixture

@@ -15,21 +15,9 @@ from stores.postgres.client_keys import SWEEP_BATCH
 from stores.postgres.database import Database
 from stores.postgres.messaging import PostgresMessageStore
 from stores.postgres.social import PostgresSocialStore
-from stores.postgres.users import PostgresUserStore
 
 NewUsers = Callable[[int], Awaitable[list[int]]]
-
-
-@pytest.fixture
-def new_users(user_store: PostgresUserStore) -> NewUsers:
-    """``await new_users(n)``: the ids of n new accounts."""
-
-    async def create(n: int) -> list[int]:
-        return [
-            (await user_store.create_user(f"u_{uuid.uuid4().hex[:16]}", "Someone", "h")).id for _ in range(n)
-        ]
-
-    return create
+"""The ``new_users`` fixture (tests/stores/conftest.py): ``await new_users(n)`` makes n accounts."""
 
 
 @pytest.fixture

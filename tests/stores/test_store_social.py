@@ -12,22 +12,10 @@ import trio
 from kernel.errors import Blocked, Forbidden, Invalid, NotFound
 from stores.postgres.database import Database
 from stores.postgres.social import PostgresSocialStore
-from stores.postgres.users import PostgresUserStore
 from stores.social import Profile
 
 NewUsers = Callable[[int], Awaitable[list[int]]]
-
-
-@pytest.fixture
-def new_users(user_store: PostgresUserStore) -> NewUsers:
-    """``await new_users(n)``: the ids of n new accounts."""
-
-    async def create(n: int) -> list[int]:
-        return [
-            (await user_store.create_user(f"u_{uuid.uuid4().hex[:16]}", "Someone", "h")).id for _ in range(n)
-        ]
-
-    return create
+"""The ``new_users`` fixture (tests/stores/conftest.py): ``await new_users(n)`` makes n accounts."""
 
 
 async def media_of(
