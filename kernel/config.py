@@ -61,6 +61,10 @@ class Settings:
     login_failures_limit: int = 10
     """Failed log-ins per username within ``login_failures_window_s`` before log-ins are refused."""
     login_failures_window_s: float = 300.0
+    login_address_failures_limit: int = 50
+    """Failed log-ins from one client address (any usernames) within ``login_failures_window_s``
+    before that address is refused: one password tried on many accounts. Loopback is exempt, as
+    for the socket cap (behind a proxy every client shares its address)."""
 
     # --- protocol limits ---------------------------------------------------------------
     max_frame_bytes: int = 64 * 1024

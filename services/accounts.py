@@ -13,7 +13,6 @@ from __future__ import annotations
 import hashlib
 import secrets
 import time
-from collections import OrderedDict, deque
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -30,13 +29,13 @@ from kernel.errors import (
     Forbidden,
     Invalid,
     NotFound,
-    RateLimited,
     TokenExpired,
     TokenInvalid,
     TokenRevoked,
     UsernameTaken,
 )
 from stores.bus import EventBus, publish_live, sign_out_delivery
+from stores.throttle import FailureThrottle, Limit, Outcome
 from stores.users import User, UserStore, normalize_username
 
 T = TypeVar("T")
@@ -64,68 +63,16 @@ def hash_token(token: str) -> bytes:
     return hashlib.sha256(token.encode()).digest()
 
 
-class LoginThrottle:
-    """Refuses log-ins to a username after too many recent failures (online password guessing).
-
-    Per-connection rate limits don't stop a guesser with many connections; this does. Attempts
-    still being verified count as failures until they end: the KDF takes ~100 ms, and a guesser
-    who sends 50 attempts at once must not have all 50 evaluated before the first failure is
-    recorded. Memory is bounded: at most ``MAX_TRACKED`` usernames are tracked, the least recently
-    failed dropped first.
-    """
-
-    MAX_TRACKED = 100_000
-
-    def __init__(self, limit: int, window_s: float) -> None:
-        self._limit = limit
-        self._window_s = window_s
-        self._failures: OrderedDict[str, deque[float]] = OrderedDict()
-        self._in_flight: dict[str, int] = {}
-
-    def begin(self, username: str, now: float) -> None:
-        """Admit one attempt (counted as in flight until :meth:`end`), or refuse it."""
-        recent = self._recent(username, now)
-        in_flight = self._in_flight.get(username, 0)
-        if len(recent) + in_flight >= self._limit:
-            retry_after = recent[0] + self._window_s - now if recent else 1.0
-            raise RateLimited("too many failed log-ins for this account", max(0.0, retry_after))
-        self._in_flight[username] = in_flight + 1
-
-    def end(self, username: str, now: float, *, failed: bool | None) -> None:
-        """The attempt is over: ``failed`` True for a wrong password, False for a success (which
-        forgets the account's failures), None when it ended for another reason (an outage…)."""
-        left = self._in_flight.pop(username, 1) - 1
-        if left:
-            self._in_flight[username] = left
-        if failed:
-            self.failed(username, now)
-        elif failed is False:
-            self.succeeded(username)
-
-    def failed(self, username: str, now: float) -> None:
-        recent = self._recent(username, now)
-        recent.append(now)
-        self._failures[username] = recent
-        self._failures.move_to_end(username)
-        while len(self._failures) > self.MAX_TRACKED:
-            self._failures.popitem(last=False)
-
-    def succeeded(self, username: str) -> None:
-        self._failures.pop(username, None)
-
-    def _recent(self, username: str, now: float) -> deque[float]:
-        recent = self._failures.get(username, deque())
-        while recent and recent[0] <= now - self._window_s:
-            recent.popleft()
-        return recent
-
-
 class Accounts:
-    def __init__(self, users: UserStore, settings: Settings, bus: EventBus) -> None:
+    def __init__(
+        self, users: UserStore, settings: Settings, bus: EventBus, throttle: FailureThrottle
+    ) -> None:
         self._users = users
         self._bus = bus
         self._settings = settings
-        self._throttle = LoginThrottle(settings.login_failures_limit, settings.login_failures_window_s)
+        self._throttle = throttle
+        self._account_limit = Limit(settings.login_failures_limit, settings.login_failures_window_s)
+        self._address_limit = Limit(settings.login_address_failures_limit, settings.login_failures_window_s)
         self._hasher = PasswordHasher(
             time_cost=ARGON2_TIME_COST, memory_cost=ARGON2_MEMORY_KIB, parallelism=ARGON2_PARALLELISM
         )
@@ -145,22 +92,36 @@ class Accounts:
             user = await self._users.create_user(name, display_name or name, password_hash)
         except Conflict as taken:
             raise UsernameTaken(taken.constraint, f"the username {name!r} is taken") from None
-        return await self._issue_token(user)
+        return await self.issue_token(user)
 
-    async def login(self, username: str, password: str) -> SignedIn:
+    async def authenticate(self, username: str, password: str, *, address: str | None) -> User:
+        """The account ``username`` names, if ``password`` is its password.
+
+        Throttled per account (online guessing of one password) and per client ``address``
+        (spraying one password over many accounts; None where addresses cannot tell clients
+        apart, behind a proxy): see ``stores.throttle``. A success forgets the account's
+        failures but not the address's, or a sprayer holding one account of their own could
+        reset their count between guesses.
+        """
         name = username.lower()
-        self._throttle.begin(name, trio.current_time())
-        failed: bool | None = None
+        keys = [(f"account:{name}", self._account_limit)]
+        if address is not None:
+            keys.append((f"address:{address}", self._address_limit))
+        begun: list[tuple[str, str]] = []
+        verdict: bool | None = None  # None: not evaluated (busy, an outage): the attempt is void
         try:
+            for key, limit in keys:
+                begun.append((key, await self._throttle.begin(key, limit)))
             user = await self._users.get_user_by_username(name)
             stored = user.password_hash if user is not None else await self._decoy()
-            verified = await self._run_kdf(self._verify, stored, password)
-            failed = not verified or user is None
+            verdict = await self._run_kdf(self._verify, stored, password) and user is not None
         finally:
-            self._throttle.end(name, trio.current_time(), failed=failed)
-        if failed or user is None:
+            with trio.CancelScope(shield=True):  # an attempt left counted would lock the owner out
+                for index, (key, attempt) in enumerate(begun):
+                    await self._throttle.end(key, attempt, _outcome(verdict, resets=index == 0))
+        if not verdict or user is None:
             raise AuthFailed("wrong username or password")
-        return await self._issue_token(user)
+        return user
 
     async def _run_kdf(self, fn: Callable[..., T], *args: Any) -> T:
         """Run a password hash in a worker thread, or refuse at once when too many wait for one:
@@ -224,7 +185,7 @@ class Accounts:
                 await self._users.set_moderator(user.id, True)
         return missing
 
-    async def _issue_token(self, user: User) -> SignedIn:
+    async def issue_token(self, user: User) -> SignedIn:
         token = secrets.token_urlsafe(32)
         token_hash = hash_token(token)
         expires_at = time.time() + self._settings.token_ttl_s
@@ -242,3 +203,12 @@ class Accounts:
             return self._hasher.verify(stored_hash, password)
         except (VerificationError, InvalidHashError):
             return False
+
+
+def _outcome(verdict: bool | None, *, resets: bool) -> Outcome:
+    """How an attempt ends on one key: ``resets`` for the account's key, which a success clears."""
+    if verdict is None:
+        return Outcome.WITHDRAWN
+    if not verdict:
+        return Outcome.FAILED
+    return Outcome.SUCCEEDED if resets else Outcome.WITHDRAWN

@@ -8,11 +8,13 @@ import psycopg
 import pytest
 import trio
 from live import PASSWORD
+from test_login_throttle import NoSessions, NoUsers
 
 from kernel.config import Settings
 from kernel.errors import AuthFailed, Busy
 from services.accounts import Accounts, hash_token
 from stores.bus import InProcessBus
+from stores.throttle import MemoryThrottle
 from viora.client import ServerError
 
 
@@ -139,7 +141,9 @@ async def test_parallel_guesses_are_throttled_while_in_flight(
     async def guess(n: int) -> None:
         async with connect() as guesser:
             try:
-                await guesser.request("auth.login", {"username": "parallel_target", "password": f"guess{n:04}"})
+                await guesser.request(
+                    "auth.login", {"username": "parallel_target", "password": f"guess{n:04}"}
+                )
             except ServerError as error:
                 outcomes.append(error.code)
 
@@ -151,25 +155,18 @@ async def test_parallel_guesses_are_throttled_while_in_flight(
     assert outcomes.count("auth_failed") + outcomes.count("rate_limited") + outcomes.count("busy") == 50
 
 
-class NoSessions:
-    async def deliver(self, delivery: Any) -> int:
-        return 0
-
-
-class NoUsers:
-    """A user store with nobody in it: every log-in verifies against the decoy hash."""
-
-    async def get_user_by_username(self, username: str) -> None:
-        return None
-
-
 async def test_the_password_hash_queue_is_bounded_and_answers_busy() -> None:
-    accounts = Accounts(NoUsers(), Settings(kdf_threads=1, kdf_queue=2), InProcessBus(NoSessions()))  # type: ignore[arg-type]
+    accounts = Accounts(
+        NoUsers(),
+        Settings(kdf_threads=1, kdf_queue=2),
+        InProcessBus(NoSessions()),
+        MemoryThrottle(trio.current_time),
+    )  # type: ignore[arg-type]
     outcomes: list[str] = []
 
     async def attempt(n: int) -> None:
         try:
-            await accounts.login(f"nobody{n}", "wrong password")
+            await accounts.authenticate(f"nobody{n}", "wrong password", address=None)
         except (AuthFailed, Busy) as error:
             outcomes.append(type(error).__name__)
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 import trio
-from live import expect_error
+from live import PASSWORD, expect_error
 
 from kernel.config import Settings
 
@@ -33,3 +33,10 @@ async def test_an_account_may_open_only_so_many_sockets(connect: Any, signup: An
         await second.request("auth.resume", {"token": reply["token"]})
         await expect_error("limit_reached", third.request("auth.resume", {"token": reply["token"]}))
         assert (await first.request("session.info"))["sockets"] == 2
+
+
+async def test_a_log_in_refused_by_the_socket_cap_issues_no_token(connect: Any, signup: Any) -> None:
+    async with signup("capped") as (first, reply), connect() as second, connect() as third:
+        await second.request("auth.resume", {"token": reply["token"]})
+        await expect_error("limit_reached", third.request("auth.login", {"username": "capped", "password": PASSWORD}))
+        assert await first.request("auth.logout", {"all": True}) == {"revoked": 1}  # only sign-up's token

@@ -54,6 +54,8 @@ from stores.presence import InProcessPresence, PresenceStore
 from stores.redis.bus import RedisBus
 from stores.redis.client import RedisClient, open_redis
 from stores.redis.presence import RedisPresence
+from stores.redis.throttle import RedisThrottle
+from stores.throttle import FailureThrottle, MemoryThrottle
 from supervisor import ChildContext, ChildSpec, Supervisor
 
 log = logging.getLogger("viora")
@@ -100,6 +102,12 @@ def live_delivery(
     bus = RedisBus(redis, local, shutdown_s=settings.shutdown_drain_s)
     presence = RedisPresence(redis, ttl_s=settings.presence_ttl_s)
     return bus, presence, [bus.child_spec(), presence.child_spec()]
+
+
+def failure_throttle(redis: RedisClient | None) -> FailureThrottle:
+    """Sign-in failures counted in memory for a process alone, in Redis when several share the
+    site (a guesser must not get one allowance per process)."""
+    return MemoryThrottle(trio.current_time) if redis is None else RedisThrottle(redis)
 
 
 @dataclass
@@ -161,6 +169,8 @@ class LiveDelivery:
     presence_spec: ChildSpec
     children: list[ChildSpec]
     """The bus's and presence's own children (Redis only)."""
+    throttle: FailureThrottle
+    """Sign-in failures, shared like the bus."""
 
     @classmethod
     def build(cls, settings: Settings, stores: Stores, redis: RedisClient | None) -> LiveDelivery:
@@ -182,7 +192,7 @@ class LiveDelivery:
             ),
             ref=presence_ref,
         )
-        return cls(sessions, directory, streams, bus, presence, presence_spec, children)
+        return cls(sessions, directory, streams, bus, presence, presence_spec, children, failure_throttle(redis))
 
 
 def build_feed(settings: Settings, stores: Stores, live: LiveDelivery, content: ContentServices) -> FeedRouter:
@@ -206,7 +216,7 @@ def build_services(
     """The domain services, as the edges reach them."""
     return Services(
         settings=settings,
-        accounts=Accounts(stores.users, settings, live.bus),
+        accounts=Accounts(stores.users, settings, live.bus, live.throttle),
         sessions=live.directory,
         sockets=SocketRegistry(settings),
         social=SocialService(

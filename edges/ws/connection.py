@@ -107,11 +107,16 @@ class Connection:
         if not flush:
             self._scope.cancel()
 
-    async def sign_in(self, signed: SignedIn) -> None:
-        session = self.services.sessions.session(signed.user.id)
+    def admit(self, user_id: int) -> None:
+        """Refuse (``limit_reached``) when the account has as many sockets here as it may: checked
+        before a token is issued too, so a refused sign-in leaves no token behind."""
+        session = self.services.sessions.session(user_id)
         limit = self.services.settings.max_sockets_per_user
         if session is not None and len(session.sockets) >= limit:
             raise LimitReached(f"this account has {limit} sockets open here already; close one first")
+
+    async def sign_in(self, signed: SignedIn) -> None:
+        self.admit(signed.user.id)
         self.user_id = signed.user.id
         self.username = signed.user.username
         self.token_hash = signed.token_hash

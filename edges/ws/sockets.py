@@ -136,6 +136,12 @@ class SocketRegistry:
             self.sweep(trio.current_time(), time.time())
 
 
+def throttled_address(peer: str | None) -> str | None:
+    """The address sign-in failures are counted against, or None where it cannot tell clients
+    apart (loopback, a reverse proxy's; unknown): the same rule as the per-address socket cap."""
+    return None if peer is None or _is_loopback(peer) else peer
+
+
 def _is_loopback(address: str) -> bool:
     try:
         return ipaddress.ip_address(address).is_loopback

@@ -19,6 +19,7 @@ from edges.ws.handlers.intelligence import INTELLIGENCE_HANDLERS
 from edges.ws.handlers.messaging import MESSAGING_HANDLERS
 from edges.ws.handlers.routing import via_session
 from edges.ws.handlers.social import SOCIAL_HANDLERS
+from edges.ws.sockets import throttled_address
 from protocol.errors import ErrorCode, ProtocolError
 from services.accounts import SignedIn
 
@@ -50,7 +51,10 @@ async def register(conn: RequestContext, _type: str, body: dict[str, Any]) -> di
 
 async def login(conn: RequestContext, _type: str, body: dict[str, Any]) -> dict[str, Any]:
     _require_anonymous(conn)
-    signed = await conn.services.accounts.login(body["username"], body["password"])
+    accounts = conn.services.accounts
+    user = await accounts.authenticate(body["username"], body["password"], address=throttled_address(conn.peer))
+    conn.admit(user.id)
+    signed = await accounts.issue_token(user)
     await conn.sign_in(signed)
     return _signed_in_reply(signed)
 
