@@ -90,6 +90,10 @@ class Settings:
     outbox_max_bytes: int = 8 * 1024 * 1024
     """Bytes queued towards one socket at most (a full ``stream.resume`` page of large posts fits);
     a client that lets more pile up is disconnected at once and resumes later."""
+    outbox_total_max_bytes: int = 256 * 1024 * 1024
+    """Bytes queued towards all of the process's sockets together: past it, a socket that is behind
+    (has frames waiting) is disconnected when the next frame comes for it, so RSS stays bounded
+    however many clients stop reading at once."""
     request_timeout_s: float = 10.0
 
     # --- actors ------------------------------------------------------------------------

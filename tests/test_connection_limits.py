@@ -67,6 +67,38 @@ async def test_a_silent_client_is_shed_when_its_byte_budget_runs_out(autojump_cl
     assert peer.closed is not None and peer.closed[0] == CloseCode.SLOW_CONSUMER
 
 
+async def test_silent_clients_share_one_process_budget_and_the_ones_behind_are_shed(autojump_clock: Any) -> None:
+    """Each socket alone is within its own budget, but together they are not: the one whose frames
+    are waiting is shed as its next frame comes; one with nothing waiting still gets its frame."""
+    settings = Settings(outbox_capacity=10_000, outbox_max_bytes=64 * 1024, outbox_total_max_bytes=100 * 1024)
+    sessions = Sessions()
+    registry = SocketRegistry(settings)
+    services = SimpleNamespace(settings=settings, sockets=registry, sessions=sessions)
+    first, second, fresh = (Connection(SilentPeer(), services, HANDLERS) for _ in range(3))  # type: ignore[arg-type]
+    for user_id, conn in enumerate((first, second, fresh), start=1):
+        conn.user_id = user_id
+    post = b"x" * 20_000
+    async with trio.open_nursery() as nursery:
+        for conn in (first, second, fresh):
+            nursery.start_soon(conn.serve)
+        await trio.testing.wait_all_tasks_blocked()
+        for _ in range(3):
+            first.send_frame(post)
+        for _ in range(2):
+            second.send_frame(post)
+        assert registry.queued_bytes == 100_000 and sessions.detached == []
+        fresh.send_frame(post)  # over the shared budget, but nothing of its own is waiting
+        assert sessions.detached == []
+        second.send_frame(post)
+        assert sessions.detached == [(2, second)], "the one behind is shed at once"
+        first.send_frame(post)
+        assert sessions.detached == [(2, second), (1, first)]
+        await trio.testing.wait_all_tasks_blocked()
+        assert registry.queued_bytes == 20_000, "the shed sockets' queued bytes left the budget"
+        assert registry.shed_slow == 2
+        nursery.cancel_scope.cancel()
+
+
 class Quiet:
     """A socket as the sweeper sees it."""
 
@@ -81,7 +113,7 @@ class Quiet:
         self.last_seen = self.opened_at = opened_at
         self.user_id = user_id
         self.expires_at = expires_at
-        self.frames_in = self.frames_out = 0
+        self.frames_in = self.frames_out = self.outbox_bytes = 0
         self.closed: CloseCode | None = None
         self.frames: list[bytes] = []
 

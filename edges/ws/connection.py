@@ -59,6 +59,7 @@ class Connection:
         self._outbox_bytes = 0
         """Bytes queued and not yet handed to the transport: the budget that bounds a socket's memory."""
         self._outbox_max_bytes = settings.outbox_max_bytes
+        self._outbox_total_max_bytes = settings.outbox_total_max_bytes
         self._shed = False
         self._scope = trio.CancelScope()
         self._reading = trio.CancelScope()
@@ -71,13 +72,20 @@ class Connection:
         """Queue a frame without waiting; a client too far behind is shed at once.
 
         Too far behind is more frames than the outbox holds, or more bytes than its budget: a few
-        large posts weigh as much as thousands of small ones. A shed socket leaves its session
-        right away, so no more pushes pile up for it while it stays silent; its client resumes
-        the streams later and misses nothing.
+        large posts weigh as much as thousands of small ones. The process's sockets also share
+        one budget (``outbox_total_max_bytes``): once it is spent, a socket that still has frames
+        waiting is shed when the next one comes for it, so a thousand silent followers cannot
+        each hold their own budget's worth (RSS stays bounded whatever their number). A shed
+        socket leaves its session right away, so no more pushes pile up for it while it stays
+        silent; its client resumes the streams later and misses nothing.
         """
         if self._shed:
             return
-        if self._outbox_bytes + len(frame) > self._outbox_max_bytes:
+        size = len(frame)
+        sockets = self.services.sockets
+        if self._outbox_bytes + size > self._outbox_max_bytes or (
+            self._outbox_bytes and sockets.queued_bytes + size > self._outbox_total_max_bytes
+        ):
             self._shed_slow_consumer()
             return
         try:
@@ -87,10 +95,19 @@ class Connection:
             return
         except (trio.ClosedResourceError, trio.BrokenResourceError):
             return  # already closing
-        self._outbox_bytes += len(frame)
+        self._queued(size)
+
+    @property
+    def outbox_bytes(self) -> int:
+        return self._outbox_bytes
+
+    def _queued(self, size: int) -> None:
+        self._outbox_bytes += size
+        self.services.sockets.queued_bytes += size
 
     def _shed_slow_consumer(self) -> None:
         self._shed = True
+        self.services.sockets.shed_slow += 1
         if self.user_id is not None:
             self.services.sessions.detach(self.user_id, self)
         self.close(CloseCode.SLOW_CONSUMER, "outbox full: read faster, then resume", flush=False)
@@ -172,7 +189,8 @@ class Connection:
                 self.close(close.code, close.reason)
                 return
             if reply is not None:
-                await self._outbox_send.send(reply)
+                await self._outbox_send.send(reply)  # a client's own replies wait: backpressure
+                self._queued(len(reply))
 
     async def _process(self, data: bytes | str) -> bytes | None:
         now = trio.current_time()
@@ -211,4 +229,5 @@ class Connection:
             async for frame in self._outbox_receive:
                 await self.transport.send(frame)
                 self._outbox_bytes -= len(frame)
+                self.services.sockets.queued_bytes -= len(frame)
                 self.frames_out += 1

@@ -25,6 +25,8 @@ class LiveSocket(Protocol):
     """When the socket's token stops working (Unix time); None while it is not signed in."""
     frames_in: int
     frames_out: int
+    outbox_bytes: int
+    """Bytes queued towards the socket and not yet written."""
 
     def send_frame(self, frame: bytes) -> None: ...
 
@@ -43,6 +45,10 @@ class SocketRegistry:
         self._sockets: set[LiveSocket] = set()
         self._per_peer: dict[str, int] = {}
         self.refused_per_address = 0
+        self.queued_bytes = 0
+        """Bytes queued towards every socket of the process: the outbox budget they share
+        (``Connection.send_frame`` keeps it; a socket's unsent bytes leave it when it is discarded)."""
+        self.shed_slow = 0
         self.closed_dead = 0
         self.closed_anonymous = 0
         self.closed_expired = 0
@@ -70,6 +76,7 @@ class SocketRegistry:
             self._sockets.remove(conn)
             self._closed_frames_in += conn.frames_in
             self._closed_frames_out += conn.frames_out
+            self.queued_bytes -= conn.outbox_bytes
             peer = conn.peer
             if peer is not None and peer in self._per_peer:
                 left = self._per_peer[peer] - 1
@@ -125,6 +132,8 @@ class SocketRegistry:
                 "closed_anonymous": self.closed_anonymous,
                 "closed_expired": self.closed_expired,
                 "refused_per_address": self.refused_per_address,
+                "shed_slow": self.shed_slow,
+                "queued_bytes": self.queued_bytes,
             }
         )
         ctx.started()
