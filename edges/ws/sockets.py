@@ -25,8 +25,10 @@ class LiveSocket(Protocol):
     """When the socket's token stops working (Unix time); None while it is not signed in."""
     frames_in: int
     frames_out: int
-    outbox_bytes: int
-    """Bytes queued towards the socket and not yet written."""
+    @property
+    def outbox_bytes(self) -> int:
+        """Bytes queued towards the socket and not yet written."""
+        ...
 
     def send_frame(self, frame: bytes) -> None: ...
 
