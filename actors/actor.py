@@ -5,7 +5,12 @@ sends messages:
 
 * ``await ref.tell(msg)`` — fire and forget; waits while the mailbox is full (backpressure);
 * ``ref.try_tell(msg)`` — for droppable messages (typing indicators…): drops and counts when full;
-* ``await ref.ask(msg, timeout=…)`` — request/reply through a one-shot reply slot.
+* ``await ref.ask(msg, timeout=…)`` — request/reply through a one-shot reply slot;
+* ``ref.tell_now(msg)`` — like ``try_tell``, but an actor that is idle right now (parked on an
+  empty mailbox) and can take the message without waiting handles it inline, in the sender's task
+  (:meth:`Actor.handle_now`). It is what the actor would have done next anyway — nothing else can
+  run in between on one event loop — minus a task switch: a fan-out to thousands of sessions pays
+  one per recipient otherwise.
 
 The mailbox belongs to the *ref*, not to one run of the actor: when the supervisor restarts a
 crashed actor, the new incarnation (fresh state from the factory) keeps reading the same mailbox,
@@ -93,6 +98,11 @@ class Actor:
         """Extra figures for the live tree (override to add some)."""
         return {}
 
+    def handle_now(self, message: Any) -> bool:
+        """Handle ``message`` at once, without awaiting, if it can be (see ``ActorRef.tell_now``);
+        False leaves it to the mailbox. Only called while the actor is idle. Must not raise."""
+        return False
+
     def stop(self) -> None:
         """End this actor normally after the current message (a transient actor is not restarted)."""
         self._stop_after_message = True
@@ -137,6 +147,18 @@ class ActorRef(Generic[A]):
         except (trio.ClosedResourceError, trio.BrokenResourceError):
             raise ActorStopped(self.path) from None
         return True
+
+    def tell_now(self, message: Any) -> bool:
+        """Handle ``message`` inline if the actor is idle and takes it without waiting, else
+        :meth:`try_tell` it. The inline path keeps the mailbox's order: it is only taken when the
+        mailbox is empty and the actor is parked on it, so no queued message is overtaken."""
+        actor = self.instance
+        if actor is not None and self.alive:
+            stats = self._receive.statistics()
+            if stats.current_buffer_used == 0 and stats.tasks_waiting_receive and actor.handle_now(message):
+                self.processed += 1
+                return True
+        return self.try_tell(message)
 
     async def ask(self, message: Any, *, timeout: float = 5.0) -> Any:
         """Send ``message`` and wait for the reply; the timeout covers queueing and handling."""

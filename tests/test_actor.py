@@ -158,3 +158,41 @@ async def test_tree_reports_actor_figures() -> None:
         assert node["mailbox"] == {"depth": 0, "capacity": 4, "waiting_senders": 0}
         assert node["uptime_s"] >= 0
         await sup.shutdown()
+
+
+async def test_tell_now_handles_inline_only_when_the_actor_is_idle() -> None:
+    class Inline(Actor):
+        def __init__(self) -> None:
+            self.seen: list[str] = []
+            self.release = trio.Event()
+
+        async def handle(self, message: Any) -> None:
+            if message == "block":
+                await self.release.wait()
+            self.seen.append(message)
+
+        def handle_now(self, message: Any) -> bool:
+            if message == "later":
+                return False
+            self.seen.append(f"inline {message}")
+            return True
+
+    sup = Supervisor("root")
+    spec, ref = actor_spec("inline", Inline)
+    async with trio.open_nursery() as nursery:
+        await nursery.start(sup.run)
+        await sup.start_child(spec)
+        await trio.testing.wait_all_tasks_blocked()
+        actor = ref.instance
+        assert isinstance(actor, Inline)
+        assert ref.tell_now("a") and actor.seen == ["inline a"]
+        assert ref.tell_now("later") and actor.seen == ["inline a"], "declined: queued"
+        await trio.testing.wait_all_tasks_blocked()
+        assert actor.seen == ["inline a", "later"]
+        ref.try_tell("block")
+        await trio.testing.wait_all_tasks_blocked()
+        assert ref.tell_now("b") and actor.seen == ["inline a", "later"], "busy: queued, not overtaking"
+        actor.release.set()
+        await trio.testing.wait_all_tasks_blocked()
+        assert actor.seen == ["inline a", "later", "block", "b"]
+        await sup.shutdown()

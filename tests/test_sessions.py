@@ -368,3 +368,23 @@ async def test_a_resume_that_reads_past_pushes_on_their_way_leaves_them_to_the_o
         await flush(ref)
         assert home_seqs(live) == [1, 2, 3], "2 was not dropped as already delivered"
         assert home_seqs(returning) == [1, 2, 3]
+
+
+async def test_a_push_to_an_idle_session_is_sent_inline_and_a_gap_waits_for_the_mailbox() -> None:
+    """A fan-out hands the next push of an idle session straight to its sockets (no task switch:
+    the frame is there when ``deliver`` returns); one that needs a store read goes to the mailbox,
+    and the order holds either way."""
+    async with running_directory() as (_sessions, directory, stored):
+        socket = FakeSocket(1)
+        ref = await directory.attach(7, "mia", socket)
+        await resume(ref, socket, None)
+        await trio.testing.wait_all_tasks_blocked()
+        first = stored.append(1)
+        await directory.deliver(Delivery("home", first.type, first.body, ((7, first.seq),)))
+        assert home_seqs(socket) == [1], "sent inline: the session's task has not run since"
+        stored.append(2)
+        third = stored.append(3)  # 2 was lost on its way: 3 makes the session read it
+        await directory.deliver(Delivery("home", third.type, third.body, ((7, third.seq),)))
+        assert home_seqs(socket) == [1], "left to the mailbox"
+        await flush(ref)
+        assert home_seqs(socket) == [1, 2, 3]

@@ -172,6 +172,21 @@ class SessionActor(Actor):
                 raise TypeError(f"SessionActor cannot handle {type(message).__name__}")
         return None
 
+    def handle_now(self, message: Any) -> bool:
+        """Pushes that need no store read (the next number, an old one, an ephemeral stream) are
+        sent inline by the fan-out (``ActorRef.tell_now``); a gap to repair goes to the mailbox."""
+        if not isinstance(message, Push):
+            return False
+        if message.seq is None:
+            self._push(message.stream, message.type, message.body)
+            return True
+        last = self.session.sequences.get(message.stream)
+        if last is not None and message.seq > last + 1:
+            return False
+        if last is None or message.seq == last + 1:
+            self._deliver(message.stream, StreamEvent(message.seq, message.type, message.body), message.packed)
+        return True
+
     def inspect(self) -> dict[str, Any]:
         return {
             "user_id": self.session.user_id,

@@ -172,7 +172,7 @@ class SessionDirectory:
             self.skipped += 1
             return False
         try:
-            return ref.try_tell(push)
+            return ref.tell_now(push)
         except ActorStopped:
             self.skipped += 1
             return False
