@@ -117,6 +117,11 @@ class Settings:
     """Followers above which a post is not written to every follower's home timeline: it is
     merged in when they read (and pushed only to followers online now)."""
 
+    # --- safety (services/safety.py) ---------------------------------------------------
+    reports_open_limit: int = 50
+    """Reports one account may have waiting for a moderator at once; one more is ``limit_reached``
+    (updating an open report is always allowed). Bounds what one account can pile on the queue."""
+
     # --- observability -----------------------------------------------------------------
     loop_lag_probe_s: float = 0.05
 
@@ -149,7 +154,16 @@ class Settings:
     media_upload_ttl_s: float = 24 * 3600.0
     """A resumable upload not completed this long after it began is deleted (staging file and row)."""
     media_upload_sweep_s: float = 600.0
-    """How often abandoned resumable uploads are looked for."""
+    """How often the media janitor sweeps: abandoned resumable uploads, then removed media."""
+    media_unattached_ttl_s: float = 7 * 24 * 3600.0
+    """A processed (or failed) upload never attached to a post or as an avatar this long after it
+    arrived is removed and its files deleted. Generous (Mastodon keeps unattached media a day): a
+    draft left for a weekend keeps its pictures. Detached media (a deleted post's, a replaced
+    avatar) is removed at once, whatever its age."""
+    media_blob_grace_s: float = 3600.0
+    """A removed item's file written less than this long ago is not deleted yet: the same content
+    uploaded again meanwhile is written before its row says so (see stores/blobs.py). Far above
+    the time from a job's last write to its commit."""
     media_poll_s: float = 1.0
     """How often idle dispatchers look for due retries and expired leases (new uploads wake them at once)."""
     media_job_timeout_s: float = 900.0

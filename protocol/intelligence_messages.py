@@ -6,7 +6,7 @@ Loaded by :mod:`protocol.messages`, so importing the registry from there yields 
 from __future__ import annotations
 
 from protocol.registry import Field, MessageSpec, register
-from protocol.views import FLAGGED_MEDIA, MEDIA_KINDS, MODERATION_STATES, SEARCH_RESULT
+from protocol.views import FLAGGED_MEDIA, MEDIA_KINDS, MODERATION_STATES, POST_MEDIA, SEARCH_RESULT
 
 _LIMIT = Field("limit", "int", "Results: 1 to 100, fewer or more are clamped (default 20).", required=False)
 _RESULTS = (
@@ -65,9 +65,17 @@ _client(
 )
 _client(
     "preferences.update",
-    "Your preferences: `show_sensitive` lets flagged media into your search results, unblurred.",
+    "Your preferences: `show_sensitive` lets flagged media into your search results, unblurred,"
+    " and its files into post views.",
     (Field("show_sensitive", "bool", "See media flagged as sensitive."),),
     (Field("show_sensitive", "bool", "The setting now."),),
+)
+_client(
+    "media.reveal",
+    "The files of one media item of a post you can see, flagged or not: for a click through the"
+    " sensitive-media warning (post views leave a flagged item's variants out; see `post_media`).",
+    (Field("post_id", "int", "The post that shows it."), _MEDIA_ID),
+    (Field("media", "view", "The item, with its variants.", view=POST_MEDIA),),
 )
 _client(
     "moderation.review",

@@ -13,6 +13,7 @@ from protocol import (  # noqa: F401  (each registers its catalogue on import)
     intelligence_messages,
     media_messages,
     messaging_messages,
+    safety_messages,
     social_messages,
 )
 from protocol.registry import (

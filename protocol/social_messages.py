@@ -20,6 +20,7 @@ from protocol.views import (
 
 _USER_ID = Field("user_id", "int", "The other account's id.")
 _POST_ID = Field("post_id", "int", "The post's id.")
+_CONTENT_WARNING = "A content warning (spoiler text) shown in place of the post until it is opened;"
 _LIMIT = Field("limit", "int", "Page size: 1 to 100, fewer or more are clamped (default 50).", required=False)
 _CHANGED = (Field("changed", "bool", "False when it was already so (the request is idempotent)."),)
 _POST = (Field("post", "view", "The post.", view=POST),)
@@ -103,6 +104,13 @@ _client(
             items="int",
         ),
         Field("reply_to", "int", "Id of the post this one answers.", required=False),
+        Field(
+            "content_warning",
+            "str",
+            f"{_CONTENT_WARNING} absent or empty: none.",
+            required=False,
+            max_len=500,
+        ),
         CLIENT_KEY,
     ),
     reply=_POST,
@@ -111,7 +119,18 @@ _client("post.get", "One post.", body=(_POST_ID,), reply=_VIEWED_POST)
 _client(
     "post.edit",
     "Change a post's text (author only): moderated and indexed again like a new caption.",
-    body=(_POST_ID, Field("text", "str", "The new text.", max_len=5000)),
+    body=(
+        _POST_ID,
+        Field("text", "str", "The new text.", max_len=5000),
+        Field(
+            "content_warning",
+            "str",
+            f"{_CONTENT_WARNING} nil or empty clears it, absent leaves it as it is.",
+            required=False,
+            nullable=True,
+            max_len=500,
+        ),
+    ),
     reply=_VIEWED_POST,
 )
 _client("post.delete", "Delete a post (author only).", body=(_POST_ID,))

@@ -79,7 +79,9 @@ POST_MEDIA = register_view(
             Field(
                 "moderation",
                 "str",
-                "The moderation verdict: blur `flagged` media.",
+                "The moderation verdict. A `flagged` item comes with its files only to its owner,"
+                " to moderators and to viewers with `show_sensitive` on (blur it behind a click);"
+                " others get no variants and ask `media.reveal` when the viewer clicks through.",
                 choices=MODERATION_STATES,
             ),
             Field(
@@ -89,7 +91,14 @@ POST_MEDIA = register_view(
                 choices=MEDIA_KINDS,
                 nullable=True,
             ),
-            Field("variants", "view", "Its files; nil until it is processed.", view=VARIANTS, nullable=True),
+            Field(
+                "variants",
+                "view",
+                "Its files; nil until it is processed, once it is removed, and when `flagged` for"
+                " a viewer who has not opted in.",
+                view=VARIANTS,
+                nullable=True,
+            ),
             Field(
                 "moderation_reason",
                 "str",
@@ -115,6 +124,13 @@ POST = register_view(
             Field("edited_at", "float", "Unix time of the last edit; nil when never edited.", nullable=True),
             Field("likes", "int", "Like count.", minimum=0),
             Field("comments", "int", "Comment count.", minimum=0),
+            Field(
+                "content_warning",
+                "str",
+                "The author's content warning (spoiler text); nil when none. Show it in place of the"
+                " text and media until the reader opens the post, as Mastodon's CW.",
+                nullable=True,
+            ),
         ),
     )
 )
@@ -320,6 +336,89 @@ FLAGGED_MEDIA = register_view(
             Field("owner_id", "int", "Who uploaded it."),
             Field("score", "float", "The classifier's score (0 to 1); nil when unknown.", nullable=True),
             Field("reason", "str", "What the classifier saw; nil when unknown.", nullable=True),
+        ),
+    )
+)
+
+REPORT_TARGETS = ("post", "comment", "message", "user")
+REPORT_REASONS = ("spam", "harassment", "hate", "violence", "sexual", "self_harm", "other")
+"""Why something is reported: the harms Mastodon's and Bluesky's report forms name, so moderators
+can sort by them, and ``other`` (with a note) for the rest."""
+RESOLUTION_ACTIONS = ("dismiss", "remove", "hide")
+"""A moderator's decision: nothing wrong (a classifier's flag on the text is cleared), delete the
+post or comment, or keep the text hidden behind a tap (flagged) for everyone."""
+_KIND = Field("kind", "str", "What it is.", choices=REPORT_TARGETS)
+_TARGET_ID = Field("target_id", "int", "Its id (an account's id for `user`).")
+
+REPORT = register_view(
+    View(
+        "report",
+        "Your report of a post, comment, direct message or account, as moderators will read it.",
+        (
+            Field("id", "int", "The report's id."),
+            _KIND,
+            _TARGET_ID,
+            Field("reason", "str", "Why you reported it.", choices=REPORT_REASONS),
+            Field("note", "str", "What you added for the moderators (may be empty)."),
+            _CREATED_AT,
+            Field("updated_at", "float", "Unix time it was last changed (reporting again updates it)."),
+        ),
+    )
+)
+MODERATION_ITEM = register_view(
+    View(
+        "moderation_item",
+        "Something in the moderators' queue: reported by users, or flagged by the text classifier.",
+        (
+            _KIND,
+            _TARGET_ID,
+            Field("author_id", "int", "Who wrote it (the account itself, for `user`)."),
+            Field("author_username", "str", "Their username."),
+            Field("text", "str", "A post's, comment's or message's text; an account's name and bio."),
+            Field("content_warning", "str", "A post's content warning; nil when none.", nullable=True),
+            Field("media_ids", "list", "A post's media ids (empty otherwise).", items="int"),
+            Field("post_id", "int", "The post a comment is on; nil otherwise.", nullable=True),
+            Field("conversation_id", "int", "A message's conversation; nil otherwise.", nullable=True),
+            Field("removed", "bool", "Already deleted (by its author, or a moderator)."),
+            Field("flagged", "bool", "Its text is flagged (hidden behind a tap for readers)."),
+            Field("score", "float", "The text classifier's score (0 to 1); nil if unjudged.", nullable=True),
+            Field(
+                "reasons",
+                "list",
+                "The reasons of its open reports (empty: flagged by the classifier only).",
+                items="str",
+                choices=REPORT_REASONS,
+            ),
+            Field("reporters", "int", "How many users reported it.", minimum=0),
+            Field("notes", "list", "The latest reporters' notes, newest first (at most 5).", items="str"),
+            Field("updated_at", "float", "Unix time of its latest report, or of the flagged text."),
+        ),
+    )
+)
+RESOLUTION = register_view(
+    View(
+        "resolution",
+        "A moderator's decision on a queue item, as recorded.",
+        (
+            Field("id", "int", "The resolution's id."),
+            _KIND,
+            _TARGET_ID,
+            Field("moderator_id", "int", "Who decided; nil once their account is gone.", nullable=True),
+            Field("action", "str", "What was decided.", choices=RESOLUTION_ACTIONS),
+            Field("note", "str", "The moderator's note (may be empty)."),
+            Field("reports_closed", "int", "Open reports this closed.", minimum=0),
+            _CREATED_AT,
+        ),
+    )
+)
+MUTE = register_view(
+    View(
+        "mute",
+        "An account you muted.",
+        (
+            Field("user_id", "int", "The muted account."),
+            Field("created_at", "float", "Unix time you muted it."),
+            Field("expires_at", "float", "Unix time the mute ends; nil: until you unmute.", nullable=True),
         ),
     )
 )

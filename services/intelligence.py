@@ -10,7 +10,8 @@ Two jobs run in the background for every piece of content (queued to the IndexAc
   the post and used to rank search results.
 
 Queries — text search and "more like this" — run on request, filtered for the viewer: no author on
-either side of a block, no flagged media unless the viewer opted in to sensitive media.
+either side of a block nor muted by the viewer, no flagged media unless the viewer opted in to
+sensitive media.
 """
 
 from __future__ import annotations
@@ -28,9 +29,10 @@ from actors.embedder import EmbedderClient
 from kernel.errors import NotFound
 from ml.moderation import ZERO_SHOT_PROMPTS, Moderation, zero_shot_nsfw_score
 from protocol.views import POST
-from stores.analysis import AnalysisStore, ModerationState, TextKind
+from stores.analysis import AnalysisStore, MediaModeration, ModerationState, TextKind
 from stores.blobs import BlobStore, MediaBlobs
 from stores.media import MediaKind, MediaRecord, MediaState, MediaStore
+from stores.safety import MuteStore
 from stores.social import Post, SocialStore
 from stores.vectors import (
     Hit,
@@ -82,6 +84,7 @@ class IntelligenceService:
         analysis: AnalysisStore,
         vectors: VectorStore,
         social: SocialStore,
+        mutes: MuteStore,
         embedder: EmbedderClient,
         moderation: Moderation,
         zero_shot: bool,
@@ -91,6 +94,7 @@ class IntelligenceService:
         self._analysis = analysis
         self._vectors = vectors
         self._social = social
+        self._mutes = mutes
         self._embedder = embedder
         self._moderation = moderation
         self._zero_shot = zero_shot
@@ -132,7 +136,7 @@ class IntelligenceService:
             media_vectors[post.id] = await self._add_media_points(post, points)
         captioned = [post for post in posts.values() if post.text.strip()]
         if captioned:
-            flags = await self.moderate_texts("post", [(post.id, post.text) for post in captioned])
+            flags = await self.moderate_texts("post", [(post.id, post.judged_text) for post in captioned])
             captions = await self._embedder.embed_texts([post.text for post in captioned])
             for post, flagged, caption in zip(captioned, flags, captions, strict=True):
                 points.append(
@@ -272,29 +276,36 @@ class IntelligenceService:
     async def annotate(self, viewer_id: int, posts: list[dict[str, Any]]) -> list[dict[str, Any]]:
         """Add ``alignment``, ``liked`` (by the viewer) and per-media ``moderation``, ``kind`` and
         public ``variants`` (thumbnails, poster, playback copy, placeholder) to post views; the
-        author also gets why a media item was flagged."""
+        author also gets why a media item was flagged.
+
+        A flagged item's files go only to its owner, to moderators and to viewers who opted in to
+        sensitive media; anyone else gets its verdict without variants, and :meth:`reveal` on a
+        deliberate click (the URLs are the files: a client told to blur them still fetches them).
+        """
         media_ids = [m for p in posts for m in p["media_ids"]]
         moderation = await self._analysis.moderation(media_ids)
         alignments = await self._analysis.alignments([p["id"] for p in posts])
         flagged_text = await self._analysis.flagged_texts("post", [p["id"] for p in posts])
         liked = await self._social.liked_among(viewer_id, [p["id"] for p in posts])
+        others_flagged = any(v.state == "flagged" and v.owner_id != viewer_id for v in moderation.values())
+        sees_flagged = others_flagged and await self._analysis.sees_flagged_media(viewer_id)
         for post in posts:
             post["alignment"] = alignments.get(post["id"])
             post["text_flagged"] = post["id"] in flagged_text
             post["liked"] = post["id"] in liked
-            post["media"] = []
-            for media_id in post["media_ids"]:
-                verdict = moderation.get(media_id)
-                entry: dict[str, Any] = {
-                    "id": media_id,
-                    "moderation": verdict.state if verdict else "pending",
-                    "kind": verdict.kind if verdict else None,
-                    "variants": _public_variants(verdict.variants) if verdict else None,
-                }
-                if verdict is not None and post["author_id"] == viewer_id and verdict.state == "flagged":
-                    entry["moderation_reason"] = verdict.reason
-                post["media"].append(entry)
+            post["media"] = [
+                _media_entry(viewer_id, media_id, moderation.get(media_id), reveal=sees_flagged)
+                for media_id in post["media_ids"]
+            ]
         return posts
+
+    async def reveal(self, viewer_id: int, media_ids: Sequence[int], media_id: int) -> dict[str, Any]:
+        """One media item of a post the viewer may see (the caller checked: ``media_ids`` are the
+        post's), with its files even when flagged: the viewer clicked through the warning."""
+        if media_id not in media_ids:
+            raise NotFound(f"media {media_id} is not in this post")
+        verdict = (await self._analysis.moderation([media_id])).get(media_id)
+        return _media_entry(viewer_id, media_id, verdict, reveal=True)
 
     # ------------------------------------------------------------------ moderation views
 
@@ -339,7 +350,9 @@ class IntelligenceService:
         return VectorFilter(
             kinds=tuple(kinds),
             author_ids=(author_id,) if author_id is not None else None,
-            exclude_author_ids=tuple(sorted(await self._social.blocked_set(viewer_id))),
+            exclude_author_ids=tuple(
+                sorted(await self._social.blocked_set(viewer_id) | await self._mutes.muted_set(viewer_id))
+            ),
             since=since,
             until=until,
             moderation_ok_only=not await self._analysis.shows_sensitive(viewer_id),
@@ -384,6 +397,22 @@ class IntelligenceService:
             chosen = min(thumbnails, key=lambda t: abs(t["width"] - THUMBNAIL_WIDTH_FOR_ANALYSIS))
             return [await _read(self._blobs.public, chosen["key"])]
         return [await _read(self._blobs.private, key) for key in await self._analysis.frame_keys(record.id)]
+
+
+def _media_entry(viewer_id: int, media_id: int, verdict: MediaModeration | None, *, reveal: bool) -> dict[str, Any]:
+    """A ``post_media`` view; a flagged item's files only to its owner, or with ``reveal``."""
+    if verdict is None:
+        return {"id": media_id, "moderation": "pending", "kind": None, "variants": None}
+    own = verdict.owner_id == viewer_id
+    entry: dict[str, Any] = {
+        "id": media_id,
+        "moderation": verdict.state,
+        "kind": verdict.kind,
+        "variants": _public_variants(verdict.variants) if verdict.state != "flagged" or own or reveal else None,
+    }
+    if own and verdict.state == "flagged":
+        entry["moderation_reason"] = verdict.reason
+    return entry
 
 
 def _verdict(flagged: bool) -> ModerationState:

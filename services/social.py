@@ -22,7 +22,8 @@ from services.intelligence import IntelligenceService
 from services.streams import TimelineStreams
 from stores.bus import Delivery, EventBus
 from stores.presence import PresenceStore
-from stores.social import Post, SocialStore
+from stores.safety import MuteStore
+from stores.social import UNCHANGED, Post, SocialStore, Unchanged
 from stores.timeline import TimelineStore
 from stores.users import UserStore
 
@@ -42,6 +43,7 @@ class SocialService:
         bus: EventBus,
         feed: FeedRouter,
         presence: PresenceStore,
+        mutes: MuteStore,
         intelligence: IntelligenceService,
         reindex: Callable[[int], object],
         fanout_write_limit: int,
@@ -54,6 +56,8 @@ class SocialService:
         self._bus = bus
         self._feed = feed
         self._presence = presence
+        self._mutes = mutes
+        """Whom a viewer muted leaves their home, comments and notifications (see services/safety.py)."""
         self._intelligence = intelligence
         self._reindex = reindex
         self._fanout_write_limit = fanout_write_limit
@@ -125,13 +129,21 @@ class SocialService:
         media_ids: tuple[int, ...],
         reply_to: int | None,
         client_key: str | None = None,
+        content_warning: str | None = None,
     ) -> dict[str, Any]:
         """Store the post, record it on the author's streams, queue its fan-out; the reply (the
         author's acknowledgement) does not wait for the fan-out. A retry under the same
         ``client_key`` gets the first post back and sets off nothing again."""
         if reply_to is not None:
             await self._visible_post(author_id, reply_to)
-        post = await self._social.create_post(author_id, text, media_ids, reply_to, client_key=client_key)
+        post = await self._social.create_post(
+            author_id,
+            text,
+            media_ids,
+            reply_to,
+            client_key=client_key,
+            content_warning=_warning(content_warning),
+        )
         if not post.replayed:
             await self._timeline.append([author_id], "posts", POST_CREATED, {"post_id": post.id})
             await self._record_activity(author_id, {"kind": "post", "post_id": post.id})
@@ -146,15 +158,25 @@ class SocialService:
         await self._intelligence.record_view(viewer_id, post)
         return (await self._intelligence.annotate(viewer_id, [post]))[0]
 
-    async def edit_post(self, user_id: int, post_id: int, text: str) -> dict[str, Any]:
-        """Change the text, then judge it as a new caption: the text verdict at once (the reply's
-        ``text_flagged``), vectors and alignment by the indexer, queued as a new post's are."""
-        post = await self._social.edit_post(post_id, user_id, text)
-        await self._intelligence.moderate_text("post", post.id, post.text)
+    async def edit_post(
+        self, user_id: int, post_id: int, text: str, content_warning: str | Unchanged | None = UNCHANGED
+    ) -> dict[str, Any]:
+        """Change the text (and the content warning, unless ``UNCHANGED``; empty clears it), then
+        judge it as a new caption: the text verdict at once (the reply's ``text_flagged``),
+        vectors and alignment by the indexer, queued as a new post's are."""
+        warning = content_warning if content_warning is UNCHANGED else _warning(content_warning)
+        post = await self._social.edit_post(post_id, user_id, text, content_warning=warning)
+        await self._intelligence.moderate_text("post", post.id, post.judged_text)
         if not post.text.strip():
             await self._intelligence.forget_post(post.id)  # no caption: its old vector must go too
         self._reindex(post.id)
         return (await self._intelligence.annotate(user_id, [POST.build(post)]))[0]
+
+    async def reveal_media(self, viewer_id: int, post_id: int, media_id: int) -> dict[str, Any]:
+        """One media item of a post the viewer can see, with its files even when flagged (a
+        deliberate click-through); a post hidden from them is ``not_found``, like a missing one."""
+        post = await self._visible_post(viewer_id, post_id)
+        return await self._intelligence.reveal(viewer_id, post.media_ids, media_id)
 
     async def delete_post(self, user_id: int, post_id: int) -> None:
         await self._social.delete_post(post_id, user_id)
@@ -196,11 +218,11 @@ class SocialService:
     ) -> dict[str, Any]:
         await self._visible_post(viewer_id, post_id)
         page = await self._social.comments(post_id, after_id=after_id, limit=limit)
-        blocked = await self._social.blocked_set(viewer_id)
+        hidden = await self._social.blocked_set(viewer_id) | await self._mutes.muted_set(viewer_id)
         flagged = await self._intelligence.flagged_texts("comment", [c.id for c in page])
         return {
             "comments": [
-                {**COMMENT.build(c), "flagged": c.id in flagged} for c in page if c.author_id not in blocked
+                {**COMMENT.build(c), "flagged": c.id in flagged} for c in page if c.author_id not in hidden
             ],
             "cursor": page[-1].id if len(page) == limit else None,
         }
@@ -216,7 +238,7 @@ class SocialService:
         account's older posts would need a keyset on time (not built yet).
         """
         entries = await self._timeline.read_before(user_id, "home", before, limit)
-        events = await self._streams.hydrate(user_id, entries)
+        events = await self._streams.hydrate(user_id, entries, hide_muted=True)
         # A post appended twice (fan-out is at least once) is shown once; the page is sorted below.
         posts = list({e.body["post"]["id"]: e.body["post"] for e in events if e.type == POST_CREATED}.values())
         big = await self._social.big_accounts_followed(user_id, self._fanout_write_limit + 1)
@@ -227,11 +249,11 @@ class SocialService:
             oldest = min(times) if times and len(entries) == limit else None
             newest = max(times) if times and before is not None else None
             seen = {p["id"] for p in posts}
-            blocked = await self._social.blocked_set(user_id)
+            hidden = await self._social.blocked_set(user_id) | await self._mutes.muted_set(user_id)
             for post in await self._social.posts_by(big, limit=limit):
                 if (
                     post.id not in seen
-                    and post.author_id not in blocked
+                    and post.author_id not in hidden
                     and (oldest is None or post.created_at >= oldest)
                     and (newest is None or post.created_at < newest)
                 ):
@@ -271,8 +293,13 @@ class SocialService:
 
     async def notifications(self, user_id: int, before: int | None, limit: int) -> dict[str, Any]:
         entries = await self._timeline.read_before(user_id, "notifications", before, limit)
+        muted = await self._mutes.muted_set(user_id)  # those stored before the mute
         return {
-            "notifications": [{"seq": e.seq, **e.body, "created_at": e.created_at} for e in entries],
+            "notifications": [
+                {"seq": e.seq, **e.body, "created_at": e.created_at}
+                for e in entries
+                if e.body["actor_id"] not in muted
+            ],
             "cursor": entries[-1].seq if len(entries) == limit else None,
         }
 
@@ -291,7 +318,12 @@ class SocialService:
         return post
 
     async def _notify(self, user_ids: list[int], body: dict[str, Any]) -> None:
-        """Store a notification for each user, then push it to those online."""
+        """Store a notification for each user, then push it to those online; those who muted
+        whoever set it off are not told."""
+        muters = await self._mutes.muters_of(body["actor_id"])
+        user_ids = [uid for uid in user_ids if uid not in muters]
+        if not user_ids:
+            return
         appended = await self._timeline.append(user_ids, "notifications", NOTIFICATION, body)
         await self._bus.publish(Delivery("notifications", NOTIFICATION, body, tuple(appended)))
 
@@ -311,3 +343,9 @@ class SocialService:
 
     async def _record_activity(self, user_id: int, body: dict[str, Any]) -> None:
         await self._timeline.append([user_id], "activity", body["kind"], body)
+
+
+def _warning(content_warning: str | None) -> str | None:
+    """A content warning as stored: trimmed, and None for an empty one (no warning)."""
+    stripped = (content_warning or "").strip()
+    return stripped or None

@@ -23,7 +23,8 @@ class MediaModeration:
     kind: str | None = None
     """``image`` or ``video`` (read by :meth:`AnalysisStore.moderation`, for post views)."""
     variants: dict[str, Any] | None = None
-    """The processed files once the media is ready (read by :meth:`AnalysisStore.moderation`)."""
+    """The processed files once the media is ready, none once it is removed (read by
+    :meth:`AnalysisStore.moderation`)."""
 
 
 class AnalysisStore(Protocol):
@@ -36,7 +37,7 @@ class AnalysisStore(Protocol):
     async def moderation(self, media_ids: list[int]) -> dict[int, MediaModeration]: ...
 
     async def flagged(self, *, before_id: int | None = None, limit: int = 50) -> list[MediaModeration]:
-        """Flagged media, newest id first (the admin review list)."""
+        """Flagged media not removed, newest id first (the admin review list)."""
         ...
 
     async def frame_keys(self, media_id: int) -> list[str]:
@@ -76,5 +77,10 @@ class AnalysisStore(Protocol):
         ...
 
     async def shows_sensitive(self, user_id: int) -> bool: ...
+
+    async def sees_flagged_media(self, user_id: int) -> bool:
+        """Whether post views show the user flagged media's files, not only their verdict: they
+        opted in (``show_sensitive``) or they are a moderator."""
+        ...
 
     async def set_shows_sensitive(self, user_id: int, value: bool) -> None: ...

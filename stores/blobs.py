@@ -7,8 +7,13 @@ share storage.
 
 The interface is shaped for an S3-compatible store too: ``put_file`` streams a local file up (a
 multipart upload there), ``read_range`` is a ranged GET, ``local_copy`` downloads to a scratch file for
-the decoders (PyAV wants a seekable file), and ``url`` may become a presigned or CDN URL. Only the
-local store exists today.
+the decoders (PyAV wants a seekable file), ``url`` may become a presigned or CDN URL, and
+``delete_if_older`` a HEAD (its Last-Modified) and a DELETE. Only the local store exists today.
+
+Deleting a shared content address has one race: a new upload of the same content writes the blob
+*before* its database row says it holds it, so a collector that found the key unused a moment
+earlier could delete what the new row is about to refer to. ``delete_if_older`` closes it: a blob
+written (or rewritten: every put replaces it) within the grace period is kept for a later sweep.
 """
 
 from __future__ import annotations
@@ -16,6 +21,8 @@ from __future__ import annotations
 import hashlib
 import os
 import re
+import time
+import uuid
 from collections.abc import AsyncIterator
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
@@ -54,6 +61,10 @@ class BlobStore(Protocol):
     def url(self, key: str) -> str:
         """Where clients fetch the blob."""
 
+    async def delete_if_older(self, key: str, age_s: float) -> bool:
+        """Delete the blob unless it was written less than ``age_s`` ago (see the module
+        docstring); True when it is gone (deleted now, or missing already)."""
+
 
 def sha256_file(path: Path) -> str:
     """Hex SHA-256 of a file, read in chunks (call it in a worker thread: it is disk and CPU work)."""
@@ -85,6 +96,7 @@ class LocalBlobStore:
         dest.parent.mkdir(parents=True, exist_ok=True)
         size = source.stat().st_size
         source.chmod(0o644)
+        os.utime(source)  # its time is the put's: what delete_if_older's grace counts from
         # Atomic: a reader sees the whole blob or none. Same content, so replacing an existing one is harmless.
         os.replace(source, dest)
         return Blob(key, size)
@@ -119,6 +131,24 @@ class LocalBlobStore:
 
     def url(self, key: str) -> str:
         return f"{self._url_prefix}/{key}"
+
+    async def delete_if_older(self, key: str, age_s: float) -> bool:
+        return await trio.to_thread.run_sync(self._delete_if_older, key, age_s)
+
+    def _delete_if_older(self, key: str, age_s: float) -> bool:
+        path = self.path_of(key)
+        # Moved aside first, so the file judged is the file deleted: a put of the same content
+        # landing meanwhile makes a new file, which stays. A fresh one is put back (same bytes).
+        doomed = path.with_name(f"{key}.{uuid.uuid4().hex}.deleting")
+        try:
+            os.rename(path, doomed)
+        except FileNotFoundError:
+            return True
+        if time.time() - doomed.stat().st_mtime < age_s:
+            os.replace(doomed, path)
+            return False
+        doomed.unlink()
+        return True
 
 
 @dataclass(frozen=True, slots=True)

@@ -26,6 +26,9 @@ class MediaState(enum.StrEnum):
     RUNNING = "running"
     READY = "ready"
     FAILED = "failed"
+    REMOVED = "removed"
+    """No live post and no avatar shows it any more: its files are not served, and the media
+    janitor deletes them (and the record). Terminal."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +76,17 @@ class JobStatus:
 
 
 @dataclass(frozen=True, slots=True)
+class RemovedMedia:
+    """A removed media item and the files it held that no live media item holds too."""
+
+    id: int
+    public_keys: tuple[str, ...]
+    """Its variants' files (the public blob store)."""
+    private_keys: tuple[str, ...]
+    """Its original and sampled frames (the private blob store)."""
+
+
+@dataclass(frozen=True, slots=True)
 class SampledFrame:
     """A video frame kept for the embedder (stored in the private blob store)."""
 
@@ -103,6 +117,19 @@ class MediaStore(Protocol):
 
     async def forget_upload(self, upload_id: str) -> bool:
         """Delete an upload that was never completed; False if it completed (or is gone)."""
+
+    async def holds_file(self, key: str) -> bool:
+        """Whether a media item that is not removed has the public file ``key`` among its variants."""
+
+    async def remove_unattached(self, older_than_s: float, limit: int) -> int:
+        """Remove processed (or failed) uploads created more than ``older_than_s`` ago and never
+        attached to a post or as an avatar; return how many."""
+
+    async def removed_media(self, limit: int) -> list[RemovedMedia]:
+        """Removed media items, oldest first, each with its files no live item holds too."""
+
+    async def forget_media(self, media_id: int) -> bool:
+        """Delete a removed item's record (its files are gone); False if it is not removed."""
 
     async def claim_job(self, lease_s: float) -> ClaimedJob | None:
         """Lease the oldest due job (queued and due, or running with an expired lease), if any."""

@@ -16,10 +16,12 @@ from stores.postgres.database import Database, open_database
 from stores.postgres.embedded import EmbeddedPostgres, embedded_postgres
 from stores.postgres.fanout import PostgresFanoutLedger
 from stores.postgres.messaging import PostgresMessageStore
+from stores.postgres.safety import PostgresSafetyStore
 from stores.postgres.social import PostgresSocialStore
 from stores.postgres.timeline import PostgresTimelineStore
 from stores.postgres.users import PostgresUserStore
 from stores.qdrant.open import open_vectors
+from stores.safety import SafetyStore
 from stores.social import SocialStore
 from stores.timeline import TimelineStore
 from stores.users import UserStore
@@ -39,6 +41,8 @@ class Stores:
     vectors: VectorStore
     """A Qdrant server when ``settings.qdrant_url`` is set, else embedded under ``data_dir/vectors``."""
     analysis: AnalysisStore
+    safety: SafetyStore
+    """Reports, the moderators' resolutions, mutes."""
     dsn: str
     embedded: EmbeddedPostgres | None
     """The PostgreSQL we started ourselves under ``settings.data_dir`` (its watchdog is a child of
@@ -79,6 +83,7 @@ async def open_stores(settings: Settings) -> AsyncIterator[Stores]:
             fanout=PostgresFanoutLedger(db),
             vectors=vectors,
             analysis=PostgresAnalysisStore(db),
+            safety=PostgresSafetyStore(db),
             dsn=dsn,
             embedded=embedded,
         )

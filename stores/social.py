@@ -9,8 +9,18 @@ Times are Unix seconds (float) so callers never juggle time zones. Lists page wi
 
 from __future__ import annotations
 
+import enum
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Literal, Protocol
+
+
+class _Keep(enum.Enum):
+    UNCHANGED = "unchanged"
+
+
+UNCHANGED = _Keep.UNCHANGED
+"""An edit's "leave this field as it is", where None is a value (no content warning)."""
+Unchanged = Literal[_Keep.UNCHANGED]
 
 
 @dataclass(frozen=True)
@@ -37,9 +47,16 @@ class Post:
     edited_at: float | None
     likes: int
     comments: int
+    content_warning: str | None = None
+    """Spoiler text shown instead of the post until the reader opens it; None when it has none."""
     replayed: bool = field(default=False, compare=False)
     """True when :meth:`SocialStore.create_post` found this post under the request's client key:
     created by an earlier try, so the caller must not repeat what creating it set off."""
+
+    @property
+    def judged_text(self) -> str:
+        """What the text classifier reads: the content warning is the author's words too."""
+        return f"{self.content_warning}\n{self.text}" if self.content_warning else self.text
 
 
 @dataclass(frozen=True)
@@ -129,6 +146,7 @@ class SocialStore(Protocol):
         reply_to: int | None,
         *,
         client_key: str | None = None,
+        content_warning: str | None = None,
     ) -> Post:
         """Raises ``NotFound`` if ``reply_to`` names no (undeleted) post.
 
@@ -142,12 +160,17 @@ class SocialStore(Protocol):
         """The undeleted posts among ``post_ids``, by id."""
         ...
 
-    async def edit_post(self, post_id: int, author_id: int, text: str) -> Post:
-        """Raises ``NotFound`` (no such post) or ``Forbidden`` (not the author)."""
+    async def edit_post(
+        self, post_id: int, author_id: int, text: str, *, content_warning: str | Unchanged | None = UNCHANGED
+    ) -> Post:
+        """Raises ``NotFound`` (no such post) or ``Forbidden`` (not the author). The content
+        warning is replaced (None clears it) unless ``UNCHANGED``."""
         ...
 
     async def delete_post(self, post_id: int, author_id: int) -> None:
-        """Soft-delete. Raises ``NotFound`` or ``Forbidden`` like :meth:`edit_post`."""
+        """Soft-delete; in the same transaction its media no other live post and no avatar shows
+        is removed (no longer served; files deleted by the media janitor). Raises ``NotFound`` or
+        ``Forbidden`` like :meth:`edit_post`."""
         ...
 
     async def posts_by(

@@ -234,6 +234,7 @@ class StoredPost:
     edited_at: float | None = None
     likes: int = 0
     comments: int = 2
+    content_warning: str | None = None
     extra: str = "never sent"
 
 
@@ -255,6 +256,7 @@ def test_a_view_is_built_from_the_stored_fields_by_name() -> None:
         "edited_at": None,
         "likes": 0,
         "comments": 2,
+        "content_warning": None,
     }
     assert VIEWED_POST.build(StoredPost()) == built  # what services add is not read from the store
     check_reply(client_message("post.create"), {"post": built})

@@ -45,6 +45,7 @@ from ml.moderation import Moderation
 from services.accounts import Accounts
 from services.intelligence import IntelligenceService
 from services.messaging import MessagingService
+from services.safety import SafetyService
 from services.social import SocialService
 from services.streams import TimelineStreams
 from stores.bus import EventBus, InProcessBus, LocalDeliverer, user_pusher
@@ -136,6 +137,7 @@ class ContentServices:
             analysis=stores.analysis,
             vectors=stores.vectors,
             social=stores.social,
+            mutes=stores.safety,
             embedder=embedder.client,
             moderation=Moderation.from_settings(settings),
             zero_shot=ClipSource.from_settings(settings).quality != RANDOM_INIT_QUALITY,
@@ -176,7 +178,7 @@ class LiveDelivery:
     def build(cls, settings: Settings, stores: Stores, redis: RedisClient | None) -> LiveDelivery:
         sessions = Supervisor("sessions", intensity=100, period_s=10.0)
         presence_ref: ActorRef[PresenceActor] = ActorRef("presence", settings.presence_mailbox)
-        streams = TimelineStreams(stores.timeline, stores.social)
+        streams = TimelineStreams(stores.timeline, stores.social, stores.safety)
         directory = SessionDirectory(
             sessions,
             mailbox=settings.session_mailbox,
@@ -205,6 +207,7 @@ def build_feed(settings: Settings, stores: Stores, live: LiveDelivery, content: 
         bus=live.bus,
         write_limit=settings.fanout_write_limit,
         mailbox=settings.feed_mailbox,
+        mutes=stores.safety,
         # Indexing waits for live delivery: inference must not compete with a fan-out.
         after_fan_out=lambda post: content.index_ref.try_tell(IndexPost(post.id)),
     )
@@ -214,28 +217,37 @@ def build_services(
     settings: Settings, stores: Stores, live: LiveDelivery, content: ContentServices, feed: FeedRouter
 ) -> Services:
     """The domain services, as the edges reach them."""
+    social = SocialService(
+        users=stores.users,
+        social=stores.social,
+        timeline=stores.timeline,
+        streams=live.streams,
+        bus=live.bus,
+        feed=feed,
+        presence=live.presence,
+        mutes=stores.safety,
+        intelligence=content.intelligence,
+        reindex=lambda post_id: content.index_ref.try_tell(IndexPost(post_id)),
+        fanout_write_limit=settings.fanout_write_limit,
+    )
     return Services(
         settings=settings,
         accounts=Accounts(stores.users, settings, live.bus, live.throttle),
         sessions=live.directory,
         sockets=SocketRegistry(settings),
-        social=SocialService(
-            users=stores.users,
-            social=stores.social,
-            timeline=stores.timeline,
-            streams=live.streams,
-            bus=live.bus,
-            feed=feed,
-            presence=live.presence,
-            intelligence=content.intelligence,
-            reindex=lambda post_id: content.index_ref.try_tell(IndexPost(post_id)),
-            fanout_write_limit=settings.fanout_write_limit,
-        ),
+        social=social,
         presence=live.presence,
         messaging=MessagingService(
             stores.messages, stores.social, stores.timeline, live.bus, content.intelligence
         ),
         intelligence=content.intelligence,
+        safety=SafetyService(
+            safety=stores.safety,
+            social=stores.social,
+            messages=stores.messages,
+            posts=social,
+            open_reports_limit=settings.reports_open_limit,
+        ),
     )
 
 

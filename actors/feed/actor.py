@@ -5,7 +5,8 @@ statements, then published on the event bus — with the sequence number the sto
 follower — for every server process to push to the followers online there.
 Accounts with more than ``fanout_write_limit`` followers are the exception (as on large platforms):
 writing their posts into every follower's timeline costs too much, so readers merge them in at read
-time, and only followers online right now get the post written and pushed.
+time, and only followers online right now get the post written and pushed. Followers who muted the
+author get neither (the follow stays: unmuting shows their later posts again).
 
 Posts of one author always go to the same FeedActor (``author_id % n``), so their fan-outs never
 overtake each other. A post is marked done in the fan-out ledger once fanned out; one that never is
@@ -28,6 +29,7 @@ from protocol.events import POST_CREATED
 from protocol.views import POST
 from stores.bus import Delivery, EventBus, publish_live
 from stores.fanout import FanoutLedger
+from stores.safety import MuteStore
 from stores.social import Post, SocialStore
 from stores.timeline import TimelineStore
 from supervisor import ChildSpec
@@ -58,8 +60,10 @@ class FeedActor(Actor):
         bus: EventBus,
         write_limit: int,
         after: Callable[[Post], object],
+        mutes: MuteStore,
     ) -> None:
         self._social = social
+        self._mutes = mutes
         self._ledger = ledger
         self._after = after
         """Told each post once it is delivered (content indexing starts there, after live delivery)."""
@@ -98,7 +102,8 @@ class FeedActor(Actor):
         if post is None:
             return  # deleted before its fan-out ran: followers' timelines never see it (nor recovery)
         followers = await self._social.follower_ids(post.author_id)
-        audience = [post.author_id, *followers]
+        muters = await self._mutes.muters_of(post.author_id)
+        audience = [post.author_id, *(uid for uid in followers if uid not in muters)]
         online = [uid for uid in audience if self._sessions.is_online(uid)]
         if len(followers) > self._write_limit:
             offline = [] if post.author_id in online else [post.author_id]  # big accounts: read-time merge
@@ -140,6 +145,7 @@ class FeedRouter:
         bus: EventBus,
         write_limit: int,
         mailbox: int,
+        mutes: MuteStore,
         after_fan_out: Callable[[Post], object] = lambda post: None,
     ) -> None:
         self.specs: list[ChildSpec] = []
@@ -148,7 +154,7 @@ class FeedRouter:
         for n in range(count):
             spec, ref = actor_spec(
                 f"feed-{n}",
-                lambda: FeedActor(social, timeline, ledger, sessions, bus, write_limit, after_fan_out),
+                lambda: FeedActor(social, timeline, ledger, sessions, bus, write_limit, after_fan_out, mutes),
                 capacity=mailbox,
             )
             self.specs.append(spec)

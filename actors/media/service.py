@@ -6,6 +6,7 @@
       worker:0..N-1       MediaActors (mailbox of 1: the dispatcher only feeds idle ones); each
                           decodes in a child process of its own per job
       dispatcher          claims durable jobs, feeds the workers, pushes progress
+      janitor             deletes abandoned uploads and the files of removed media
 
 The dispatcher starts last, so every worker it feeds is running; it stops first, so no job is
 handed to a worker that is shutting down.
@@ -22,7 +23,7 @@ from actors.media.actor import MediaActor
 from actors.media.dispatcher import Dispatcher, Push
 from actors.media.intake import Intake
 from actors.media.isolation import Isolation
-from actors.media.janitor import UploadJanitor
+from actors.media.janitor import MediaJanitor
 from actors.media.results import MediaLimits
 from kernel.config import Settings
 from stores.blobs import MediaBlobs
@@ -64,8 +65,8 @@ class MediaService:
         self.dispatcher = Dispatcher(store, refs, settings, push, on_ready)
         specs.append(ChildSpec("dispatcher", self.dispatcher.run, shutdown_s=settings.shutdown_drain_s))
         self.intake = Intake(settings, store, self.blobs, isolation, self.dispatcher.wake)
-        self.janitor = UploadJanitor(settings, store, self.intake)
-        specs.append(ChildSpec("uploads", self.janitor.run))
+        self.janitor = MediaJanitor(settings, store, self.intake, self.blobs)
+        specs.append(ChildSpec("janitor", self.janitor.run))
         intensity, period_s = RESTART_INTENSITY
         self.supervisor = Supervisor(
             "media", specs, strategy=Strategy.ONE_FOR_ONE, intensity=intensity, period_s=period_s

@@ -8,7 +8,7 @@ Routes (``Authorization: Bearer <session token>`` on all but the files)::
     GET   /media/uploads/{id}     the same as JSON
     PATCH /media/uploads/{id}     Upload-Offset: k, body = bytes from k on (PUT is accepted too)
                                   → 204 with the new Upload-Offset, or 202 {media_id, ...} on the last byte
-    GET   /media/{id}             the owner's view: state, progress, reason, variants
+    GET   /media/{id}             the owner's view: state, progress, reason, variants (none once removed)
     GET   /media/files/{key}      a processed file; public, immutable, byte ranges (206)
 
 The resumable protocol is a small subset of tus: a client that loses its connection asks for the
@@ -20,7 +20,9 @@ The two routes that receive bodies are served at the ASGI level, in front of Qua
 request body into a buffer as fast as the network delivers it, whatever the handler consumes, so a
 large upload onto a slow disk would pile up in memory. Here the body is read only as fast as it is
 written: hypercorn's bounded queue then pushes back to TCP. Processed files are public: their keys
-are 256-bit content hashes of metadata-free renditions, unguessable until shared.
+are 256-bit content hashes of metadata-free renditions, unguessable until shared. A file is served
+only while a media item that is not removed holds it (one indexed query): the moment a post is
+deleted, its files answer 404, though their bytes stay until the media janitor deletes them.
 """
 
 from __future__ import annotations
@@ -159,7 +161,7 @@ class MediaRoutes:
     async def media_file(self, key: str) -> Any:
         """A processed file: public, immutable, revalidated by ETag, served in byte ranges."""
         content_type = CONTENT_TYPES.get(Path(key).suffix)
-        if content_type is None:
+        if content_type is None or not await self._media.store.holds_file(key):
             raise NotFound("no such file")
         try:
             size = await self._media.blobs.public.size(key)

@@ -17,12 +17,13 @@ from protocol.errors import CloseCode
 from services.accounts import Accounts, SignedIn
 from services.intelligence import IntelligenceService
 from services.messaging import MessagingService
+from services.safety import SafetyService
 from services.social import SocialService
 from stores.presence import PresenceStore
 
 
 class Transport(Protocol):
-    """A message-oriented socket (the ASGI websocket adapter in ``edges.asgi`` is one)."""
+    """A message-oriented socket (``edges.websocket.trio_io.TrioWebSocket`` is the one served)."""
 
     peer: str | None
     """The client's network address, when there is one (the per-address socket cap counts it)."""
@@ -48,6 +49,7 @@ class Services:
     messaging: MessagingService
     intelligence: IntelligenceService
     presence: PresenceStore
+    safety: SafetyService
 
 
 class RequestContext(Protocol):

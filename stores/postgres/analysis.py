@@ -28,7 +28,9 @@ class PostgresAnalysisStore:
             return {}
         rows = await self._db.query(
             lambda conn: conn.execute(
-                f"SELECT {_MODERATION}, kind, variants FROM media WHERE id = ANY(%s)", (media_ids,)
+                f"SELECT {_MODERATION}, kind, CASE WHEN state <> 'removed' THEN variants END"
+                " FROM media WHERE id = ANY(%s)",
+                (media_ids,),
             ).fetchall(),
         )
         return {row[0]: MediaModeration(*row) for row in rows}
@@ -36,7 +38,7 @@ class PostgresAnalysisStore:
     async def flagged(self, *, before_id: int | None = None, limit: int = 50) -> list[MediaModeration]:
         rows = await self._db.query(
             lambda conn: conn.execute(
-                f"SELECT {_MODERATION} FROM media WHERE moderation = 'flagged'"
+                f"SELECT {_MODERATION} FROM media WHERE moderation = 'flagged' AND state <> 'removed'"
                 " AND (%s::bigint IS NULL OR id < %s) ORDER BY id DESC LIMIT %s",
                 (before_id, before_id, limit),
             ).fetchall(),
@@ -145,6 +147,14 @@ class PostgresAnalysisStore:
         row = await self._db.query(
             lambda conn: conn.execute(
                 "SELECT show_sensitive FROM users WHERE id = %s", (user_id,)
+            ).fetchone(),
+        )
+        return bool(row and row[0])
+
+    async def sees_flagged_media(self, user_id: int) -> bool:
+        row = await self._db.query(
+            lambda conn: conn.execute(
+                "SELECT show_sensitive OR moderator FROM users WHERE id = %s", (user_id,)
             ).fetchone(),
         )
         return bool(row and row[0])

@@ -3,6 +3,10 @@
 Claiming uses ``FOR UPDATE SKIP LOCKED``: concurrent dispatchers (in this process or in others) each
 take a different due job without waiting on each other's row locks. Every state change after the
 claim is *fenced* by ``lease_token``, so only the current lease holder can move the job on.
+
+Removed media (see :class:`stores.media.MediaState`) keep their row until the janitor has deleted
+their files: which files a live item still holds is asked of ``media_files`` (public files),
+``media.original_key`` and ``media_frames`` (private ones), each through an index.
 """
 
 from __future__ import annotations
@@ -15,7 +19,16 @@ from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
 from stores.blobs import Blob
-from stores.media import ClaimedJob, JobStatus, MediaKind, MediaRecord, MediaState, SampledFrame, Upload
+from stores.media import (
+    ClaimedJob,
+    JobStatus,
+    MediaKind,
+    MediaRecord,
+    MediaState,
+    RemovedMedia,
+    SampledFrame,
+    Upload,
+)
 from stores.postgres.database import Database
 
 _MEDIA_COLUMNS = "id, owner_id, kind, state, progress, reason, variants, original_key, original_bytes"
@@ -48,16 +61,36 @@ RETURNING j.id, j.media_id, m.owner_id, m.kind, m.original_key, j.attempts, j.la
 
 _FENCE = "WHERE id = %(job)s AND lease_token = %(token)s AND state = 'running'"
 
+HOLDS_FILE = (
+    "SELECT EXISTS (SELECT 1 FROM media_files f JOIN media m ON m.id = f.media_id"
+    " WHERE f.key = %s AND m.state <> 'removed')"
+)
+"""Asked for every file served: two index probes (media_files' key, then media's id)."""
+
+# A removed item's files, less those a live item holds too (the same content uploaded twice).
+_REMOVED = """
+SELECT m.id,
+    ARRAY(SELECT f.key FROM media_files f WHERE f.media_id = m.id AND NOT EXISTS (
+        SELECT 1 FROM media_files o JOIN media live ON live.id = o.media_id
+        WHERE o.key = f.key AND live.state <> 'removed')),
+    ARRAY(SELECT p.key FROM (SELECT m.original_key UNION SELECT key FROM media_frames WHERE media_id = m.id) p (key)
+        WHERE NOT EXISTS (SELECT 1 FROM media live WHERE live.original_key = p.key AND live.state <> 'removed')
+          AND NOT EXISTS (SELECT 1 FROM media_frames o JOIN media live ON live.id = o.media_id
+                          WHERE o.key = p.key AND live.state <> 'removed'))
+FROM media m WHERE m.state = 'removed' ORDER BY m.id LIMIT %s
+"""
+
 
 def _media(row: dict[str, Any]) -> MediaRecord:
+    state = MediaState(row["state"])
     return MediaRecord(
         id=row["id"],
         owner_id=row["owner_id"],
         kind=MediaKind(row["kind"]),
-        state=MediaState(row["state"]),
+        state=state,
         progress=float(row["progress"]),
         reason=row["reason"],
-        variants=row["variants"],
+        variants=None if state is MediaState.REMOVED else row["variants"],
         original_key=row["original_key"],
         original_bytes=row["original_bytes"],
     )
@@ -169,6 +202,35 @@ class PostgresMediaStore:
 
         return await self._db.run(complete)
 
+    async def holds_file(self, key: str) -> bool:
+        row = await self._db.query(lambda conn: conn.execute(HOLDS_FILE, (key,)).fetchone())
+        return bool(row and row[0])
+
+    async def remove_unattached(self, older_than_s: float, limit: int) -> int:
+        # Locked and re-checked before the update: an attach that commits first (it sets
+        # attached_at) wins; one that comes later finds the item removed.
+        return await self._db.run(
+            lambda conn: conn.execute(
+                "UPDATE media SET state = 'removed', updated_at = now() WHERE id IN ("
+                "  SELECT id FROM media WHERE attached_at IS NULL AND state IN ('ready', 'failed')"
+                "  AND created_at < now() - make_interval(secs => %s)"
+                "  ORDER BY created_at LIMIT %s FOR UPDATE SKIP LOCKED)",
+                (older_than_s, limit),
+            ).rowcount
+        )
+
+    async def removed_media(self, limit: int) -> list[RemovedMedia]:
+        rows = await self._db.query(lambda conn: conn.execute(_REMOVED, (limit,)).fetchall())
+        return [RemovedMedia(media_id, tuple(public), tuple(private)) for media_id, public, private in rows]
+
+    async def forget_media(self, media_id: int) -> bool:
+        deleted = await self._db.query(
+            lambda conn: conn.execute(
+                "DELETE FROM media WHERE id = %s AND state = 'removed'", (media_id,)
+            ).rowcount
+        )
+        return bool(deleted)
+
     async def claim_job(self, lease_s: float) -> ClaimedJob | None:
         token = str(uuid.uuid4())
 
@@ -221,6 +283,11 @@ class PostgresMediaStore:
                 "UPDATE media SET state = 'ready', progress = 1, reason = NULL, variants = %s, "
                 "updated_at = now() WHERE id = %s",
                 (Jsonb(variants), job.media_id),
+            )
+            conn.execute(  # which media hold each public file: what /media/files/{key} asks
+                "INSERT INTO media_files (key, media_id) SELECT key, id"
+                " FROM media, unnest(media_file_keys(variants)) AS key WHERE id = %s ON CONFLICT DO NOTHING",
+                (job.media_id,),
             )
             with conn.cursor() as cur:
                 cur.executemany(

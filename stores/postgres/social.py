@@ -28,7 +28,7 @@ from psycopg.rows import class_row
 from kernel.errors import Blocked, Forbidden, Invalid, NotFound
 from stores.postgres.client_keys import once
 from stores.postgres.database import Database
-from stores.social import Comment, Post, Profile, UserPage
+from stores.social import UNCHANGED, Comment, Post, Profile, Unchanged, UserPage
 
 T = TypeVar("T")
 
@@ -39,7 +39,7 @@ _PROFILE = (
 )
 _POST = (
     "id, author_id, text, media_ids, reply_to, extract(epoch FROM created_at)::float8,"
-    " extract(epoch FROM edited_at)::float8, like_count, comment_count"
+    " extract(epoch FROM edited_at)::float8, like_count, comment_count, content_warning"
 )
 _COMMENT = "id, post_id, author_id, reply_to, text, extract(epoch FROM created_at)::float8 AS created_at"
 
@@ -74,14 +74,19 @@ class PostgresSocialStore:
         avatar_media_id: int | None = None,
     ) -> Profile:
         def update(conn: psycopg.Connection) -> Profile:
+            replaced = None
             if avatar_media_id is not None:
                 _require_attachable(conn, user_id, (avatar_media_id,), kinds=("image",))
+                old = conn.execute("SELECT avatar_media_id FROM users WHERE id = %s FOR UPDATE", (user_id,))
+                replaced = _found(old.fetchone(), f"user {user_id}")[0]
             cur = conn.cursor(row_factory=class_row(Profile))
             row = cur.execute(
                 "UPDATE users SET display_name = coalesce(%s, display_name), bio = coalesce(%s, bio),"
                 f" avatar_media_id = coalesce(%s, avatar_media_id) WHERE id = %s RETURNING {_PROFILE}",
                 (display_name, bio, avatar_media_id, user_id),
             ).fetchone()
+            if replaced is not None and replaced != avatar_media_id:
+                _release_media(conn, (replaced,))
             return _found(row, f"user {user_id}")
 
         return await self._db.run(update)
@@ -227,20 +232,27 @@ class PostgresSocialStore:
         reply_to: int | None,
         *,
         client_key: str | None = None,
+        content_warning: str | None = None,
     ) -> Post:
         def insert(conn: psycopg.Connection) -> Post:
             _require_attachable(conn, author_id, media_ids, kinds=("image", "video"))
             row = conn.execute(
                 "WITH created AS ("
-                "  INSERT INTO posts (author_id, text, media_ids, reply_to)"
-                "  SELECT %(author)s, %(text)s, %(media)s, %(reply_to)s"
+                "  INSERT INTO posts (author_id, text, media_ids, reply_to, content_warning)"
+                "  SELECT %(author)s, %(text)s, %(media)s, %(reply_to)s, %(warning)s"
                 "  WHERE %(reply_to)s::bigint IS NULL"
                 "     OR EXISTS (SELECT 1 FROM posts WHERE id = %(reply_to)s AND deleted_at IS NULL)"
                 f"  RETURNING {_POST}"
                 "), counted AS ("
                 "  UPDATE users SET post_count = post_count + 1 WHERE id IN (SELECT author_id FROM created)"
                 ") SELECT * FROM created",
-                {"author": author_id, "text": text, "media": list(media_ids), "reply_to": reply_to},
+                {
+                    "author": author_id,
+                    "text": text,
+                    "media": list(media_ids),
+                    "reply_to": reply_to,
+                    "warning": content_warning,
+                },
             ).fetchone()
             return _post(_found(row, f"post {reply_to} to reply to"))
 
@@ -251,6 +263,8 @@ class PostgresSocialStore:
             return replace(_post(_found(row, f"post {post_id}")), replayed=True)
 
         request = ["post", text, list(media_ids), reply_to]
+        if content_warning is not None:  # keys claimed without one keep their fingerprint
+            request.append(content_warning)
         return await self._db.run(
             lambda conn: once(conn, author_id, "post", client_key, request, insert, find)
         )
@@ -261,15 +275,21 @@ class PostgresSocialStore:
         )
         return {row[0]: _post(row) for row in rows}
 
-    async def edit_post(self, post_id: int, author_id: int, text: str) -> Post:
+    async def edit_post(
+        self, post_id: int, author_id: int, text: str, *, content_warning: str | Unchanged | None = UNCHANGED
+    ) -> Post:
+        keep = content_warning is UNCHANGED
+        warning = None if content_warning is UNCHANGED else content_warning
+
         def update(conn: psycopg.Connection) -> Post:
             _lock_own_post(conn, post_id, author_id)
             row = conn.execute(
                 # Alignment and indexing were of the old text: unset until the indexer redoes them
                 # (the backfill finds the post again if its queued re-indexing is dropped).
-                "UPDATE posts SET text = %s, edited_at = now(), alignment = NULL, indexed_at = NULL"
+                "UPDATE posts SET text = %s, edited_at = now(), alignment = NULL, indexed_at = NULL,"
+                " content_warning = CASE WHEN %s THEN content_warning ELSE %s END"
                 f" WHERE id = %s RETURNING {_POST}",
-                (text, post_id),
+                (text, keep, warning, post_id),
             ).fetchone()
             return _post(_found(row, f"post {post_id}"))
 
@@ -278,7 +298,10 @@ class PostgresSocialStore:
     async def delete_post(self, post_id: int, author_id: int) -> None:
         def update(conn: psycopg.Connection) -> None:
             _lock_own_post(conn, post_id, author_id)
-            conn.execute("UPDATE posts SET deleted_at = now() WHERE id = %s", (post_id,))
+            deleted = conn.execute(
+                "UPDATE posts SET deleted_at = now() WHERE id = %s RETURNING media_ids", (post_id,)
+            ).fetchone()
+            _release_media(conn, _found(deleted, f"post {post_id}")[0])  # media before users, as create_post
             conn.execute("UPDATE users SET post_count = post_count - 1 WHERE id = %s", (author_id,))
 
         await self._db.run(update)
@@ -409,8 +432,10 @@ def _lock_own_post(conn: psycopg.Connection, post_id: int, author_id: int) -> No
 
 def _post(row: tuple[Any, ...]) -> Post:
     """Build a Post from a ``_POST`` row (the array comes back as a list; Post holds a tuple)."""
-    post_id, author_id, text, media_ids, reply_to, created_at, edited_at, likes, comments = row
-    return Post(post_id, author_id, text, tuple(media_ids), reply_to, created_at, edited_at, likes, comments)
+    post_id, author_id, text, media_ids, reply_to, created_at, edited_at, likes, comments, warning = row
+    return Post(
+        post_id, author_id, text, tuple(media_ids), reply_to, created_at, edited_at, likes, comments, warning
+    )
 
 
 def _encode_cursor(created_at: datetime, user_id: int) -> str:
@@ -440,18 +465,21 @@ def _require_attachable(
     """Media may be shown on a post or as an avatar only by its owner, and only once processed.
 
     Someone else's upload is ``NotFound`` (ids are sequential: an attacker must not learn which
-    exist, let alone publish another user's unposted file). The rows are locked for share, so a
-    media item cannot change hands or state between this check and the insert that refers to it.
+    exist, let alone publish another user's unposted file), and so is a removed one (see
+    :func:`_release_media`). The rows are locked, so a media item cannot change hands or state
+    between this check and the insert that refers to it, and marked attached: from then on,
+    detaching it removes it (an upload never attached is only removed after a long age).
     """
     if len(set(media_ids)) != len(media_ids):
         raise Invalid("a media item is attached twice")
     if not media_ids:
         return
     rows = conn.execute(
-        "SELECT id, state, kind FROM media WHERE id = ANY(%s) AND owner_id = %s FOR SHARE",
+        "SELECT id, state, kind, attached_at IS NULL FROM media"
+        " WHERE id = ANY(%s) AND owner_id = %s AND state <> 'removed' ORDER BY id FOR NO KEY UPDATE",
         (list(media_ids), owner_id),
     ).fetchall()
-    found = {media_id: (state, kind) for media_id, state, kind in rows}
+    found = {media_id: (state, kind) for media_id, state, kind, _ in rows}
     for media_id in media_ids:
         if media_id not in found:
             raise NotFound(f"you have no media {media_id}")
@@ -460,3 +488,27 @@ def _require_attachable(
             raise Invalid(f"media {media_id} is {state}: attach it once it is ready")
         if kind not in kinds:
             raise Invalid(f"media {media_id} is a {kind}; only {' or '.join(kinds)} here")
+    first_attached = [media_id for media_id, _, _, never in rows if never]
+    if first_attached:
+        conn.execute("UPDATE media SET attached_at = now() WHERE id = ANY(%s)", (first_attached,))
+
+
+def _release_media(conn: psycopg.Connection, media_ids: Sequence[int]) -> None:
+    """Remove those of ``media_ids`` (just detached: a deleted post's, a replaced avatar) that no
+    live post and no avatar shows any more.
+
+    A removed item's files stop being served at once (``/media/files`` serves only what a live
+    item holds) and the media janitor deletes them later: files cannot be deleted inside this
+    transaction, which may still roll back. The rows are locked first, in a statement of their
+    own, so the check below sees every attach that committed before (an attach locks them too,
+    and one that comes after finds them removed).
+    """
+    if not media_ids:
+        return
+    conn.execute("SELECT 1 FROM media WHERE id = ANY(%s) ORDER BY id FOR UPDATE", (list(media_ids),))
+    conn.execute(
+        "UPDATE media m SET state = 'removed', updated_at = now() WHERE id = ANY(%s) AND state = 'ready'"
+        " AND NOT EXISTS (SELECT 1 FROM posts p WHERE p.media_ids @> ARRAY[m.id] AND p.deleted_at IS NULL)"
+        " AND NOT EXISTS (SELECT 1 FROM users u WHERE u.avatar_media_id = m.id)",
+        (list(media_ids),),
+    )

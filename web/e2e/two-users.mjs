@@ -8,7 +8,7 @@
 // (typing indicator, read receipt); B's network drops while A posts (a video, when given) and
 // writes to B, and on reconnect B gets the post and the message exactly once; A (made a moderator
 // after signing up, through the admin API `viora moderators grant` uses) marks the photo
-// sensitive and B sees it blurred until clicked. Every step waits on a page condition, never on a
+// sensitive and B gets it without its files until a click on Show fetches them (media.reveal). Every step waits on a page condition, never on a
 // fixed delay. Screenshots of the main screens go to $ARTIFACTS (default test-artifacts/web-e2e).
 //
 // Environment: PHOTO (a JPEG to upload, required), VIDEO (an MP4 for the second post, optional), CHROMIUM (default /usr/bin/chromium),
@@ -239,13 +239,14 @@ async function run(browser) {
   await navTo(b, 'Home');
   await navTo(a, 'Home');
 
-  step = 'A (moderator) marks the photo sensitive; B sees it blurred behind a click';
+  step = 'A (moderator) marks the photo sensitive; B gets no files for it until a click on Show';
   const photoOnA = postCard(a, 'Golden hour');
   await photoOnA.getByRole('button', { name: 'Mark sensitive' }).click();
   await photoOnA.locator('.media[data-moderation="flagged"]').waitFor();
   await b.reload();
   const blurred = postCard(b, 'Golden hour').locator('.media.is-hidden[data-moderation="flagged"]');
   await blurred.waitFor();
+  await expectCount(blurred.locator('img'), 0, 'pictures of the flagged photo before the click');
   await shot(b, '13-sensitive-blurred-phone');
   await blurred.getByRole('button', { name: /Sensitive content/ }).click();
   await postCard(b, 'Golden hour').locator('.media:not(.is-hidden) img').waitFor();

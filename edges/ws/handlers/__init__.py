@@ -18,6 +18,7 @@ from edges.ws.context import Handlers, RequestContext
 from edges.ws.handlers.intelligence import INTELLIGENCE_HANDLERS
 from edges.ws.handlers.messaging import MESSAGING_HANDLERS
 from edges.ws.handlers.routing import via_session
+from edges.ws.handlers.safety import SAFETY_HANDLERS
 from edges.ws.handlers.social import SOCIAL_HANDLERS
 from edges.ws.sockets import throttled_address
 from protocol.errors import ErrorCode, ProtocolError
@@ -96,4 +97,5 @@ HANDLERS: Handlers = {
     **SOCIAL_HANDLERS,
     **MESSAGING_HANDLERS,
     **INTELLIGENCE_HANDLERS,
+    **SAFETY_HANDLERS,
 }

@@ -49,6 +49,11 @@ async def preferences_update(conn: RequestContext, _t: str, body: dict[str, Any]
     return {"show_sensitive": body["show_sensitive"]}
 
 
+async def media_reveal(conn: RequestContext, _t: str, body: dict[str, Any]) -> dict[str, Any]:
+    media = await conn.services.social.reveal_media(signed_in_user(conn), body["post_id"], body["media_id"])
+    return {"media": media}
+
+
 async def moderation_review(conn: RequestContext, _t: str, body: dict[str, Any]) -> dict[str, Any]:
     await _require_moderator(conn)
     return await conn.services.intelligence.review(body.get("before"), _results_limit(body))
@@ -65,6 +70,7 @@ INTELLIGENCE_HANDLERS = {
     "search.similar": similar,
     "moderation.get": moderation_get,
     "preferences.update": preferences_update,
+    "media.reveal": media_reveal,
     "moderation.review": moderation_review,
     "moderation.decide": moderation_decide,
 }

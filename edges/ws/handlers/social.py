@@ -12,6 +12,7 @@ from edges.ws.context import RequestContext
 from edges.ws.handlers.routing import via_session
 from kernel.errors import Invalid
 from protocol.client_keys import CLIENT_KEY_CHARS
+from stores.social import UNCHANGED
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 100
@@ -82,7 +83,12 @@ async def post_create(conn: RequestContext, _t: str, body: dict[str, Any]) -> di
     if not body["text"].strip() and not media_ids:
         raise Invalid("a post needs text or media")
     post = await conn.services.social.create_post(
-        signed_in_user(conn), body["text"], tuple(media_ids), body.get("reply_to"), client_key(body)
+        signed_in_user(conn),
+        body["text"],
+        tuple(media_ids),
+        body.get("reply_to"),
+        client_key(body),
+        body.get("content_warning"),
     )
     return {"post": post}
 
@@ -92,7 +98,9 @@ async def post_get(conn: RequestContext, _t: str, body: dict[str, Any]) -> dict[
 
 
 async def post_edit(conn: RequestContext, _t: str, body: dict[str, Any]) -> dict[str, Any]:
-    return {"post": await conn.services.social.edit_post(signed_in_user(conn), body["post_id"], body["text"])}
+    warning = body.get("content_warning", UNCHANGED)  # absent: as it is; nil: cleared
+    post = await conn.services.social.edit_post(signed_in_user(conn), body["post_id"], body["text"], warning)
+    return {"post": post}
 
 
 async def post_delete(conn: RequestContext, _t: str, body: dict[str, Any]) -> dict[str, Any]:

@@ -1,9 +1,11 @@
 // A post's photos and videos. Before a file loads, its box shows the server's placeholder (mean
-// colour + a 16-px preview). Media that moderation flagged is blurred behind a button.
+// colour + a 16-px preview). Media that moderation flagged is blurred behind a button; when the
+// server withheld its files (you are not its owner, a moderator, nor opted in to sensitive media),
+// a neutral box stands in, and its button asks for them (`media.reveal`).
 import { useState } from 'preact/hooks';
 import { aspectRatio, srcSet, thumbnail } from '../lib/media.js';
 import { describeError } from '../protocol/errors.js';
-import { decideMedia } from '../state/posts.js';
+import { decideMedia, revealMedia } from '../state/posts.js';
 import { isModerator } from '../state/session.js';
 import { Icon } from './Icon.jsx';
 
@@ -22,6 +24,33 @@ function MediaItem({ item, postId, label, single }) {
   const flagged = item.moderation === 'flagged';
   const hidden = flagged && !revealed;
 
+  async function reveal() {
+    setModError(null);
+    setRevealed(true); // before the files arrive, so they are not blurred for a frame
+    try {
+      await revealMedia(postId, item.id);
+    } catch (error) {
+      setRevealed(false);
+      setModError(describeError(error));
+    }
+  }
+
+  if (!variants && flagged) {
+    return (
+      <figure class="media media-withheld is-hidden" data-media-id={item.id} data-moderation="flagged">
+        <button type="button" class="reveal" onClick={reveal}>
+          <Icon name="eyeOff" size={26} />
+          <strong>Sensitive content</strong>
+          <span>Show</span>
+        </button>
+        {modError && (
+          <figcaption class="form-error" role="alert">
+            {modError}
+          </figcaption>
+        )}
+      </figure>
+    );
+  }
   if (!variants) {
     return (
       <div class="media media-pending" role="img" aria-label={`${label} (still processing)`}>

@@ -76,6 +76,12 @@ export async function addComment(postId, text) {
   return comment;
 }
 
+/** The files of a flagged item post views left out (the viewer clicked through): kept on the post. */
+export async function revealMedia(postId, mediaId) {
+  const { media } = await client.request('media.reveal', { post_id: postId, media_id: mediaId });
+  patchPost(postId, (p) => ({ media: p.media.map((m) => (m.id === mediaId ? media : m)) }));
+}
+
 /** A moderator's verdict on a media item; the post is fetched again to show it. */
 export async function decideMedia(postId, mediaId, verdict) {
   await client.request('moderation.decide', { media_id: mediaId, verdict });
