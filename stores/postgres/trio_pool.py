@@ -51,10 +51,13 @@ class TrioPool:
         """A connection for the block; back to the pool after it if it is still idle and sound."""
         if self._closed:
             raise PoolClosed("the connection pool is closed")
-        with trio.move_on_after(self._timeout_s) as waited:
-            await self._slots.acquire()
-        if waited.cancelled_caught:
-            raise PoolTimeout(f"no free database connection within {self._timeout_s:g} s")
+        try:
+            self._slots.acquire_nowait()  # the usual case, without a trip through the scheduler
+        except trio.WouldBlock:
+            with trio.move_on_after(self._timeout_s) as waited:
+                await self._slots.acquire()
+            if waited.cancelled_caught:
+                raise PoolTimeout(f"no free database connection within {self._timeout_s:g} s") from None
         try:
             conn = self._idle.pop() if self._idle else await self._connect()
             try:
