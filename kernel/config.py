@@ -257,6 +257,13 @@ class Settings:
         return f"http://{self.host}:{self.port}"
 
     @property
+    def websocket_max_message_bytes(self) -> int:
+        """Largest websocket message the transport assembles (frames together). Up to 4x our own
+        limit a message reaches the codec and gets a typed error; beyond it the transport closes the
+        socket with 1009 from the frame header, before buffering the payload."""
+        return self.max_frame_bytes * 4
+
+    @property
     def media_root(self) -> Path:
         """Uploads in progress and the local blob stores (originals, public variants)."""
         return self.media_dir if self.media_dir is not None else self.data_dir / "media"

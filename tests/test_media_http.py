@@ -14,7 +14,7 @@ from media_client import Reply, bearer, call
 from media_samples import photo_jpeg
 from PIL import Image
 
-from edges.asgi import build_asgi
+from edges.asgi_types import from_framework
 from edges.http.app import build_http_app
 from viora.client import Client
 from viora.runtime import Runtime
@@ -29,7 +29,7 @@ async def http(server: Runtime, method: str, path: str, body: bytes | None = Non
 
 async def interrupted_patch(server: Runtime, path: str, data: bytes, declared: int, token: str) -> None:
     """A PATCH whose client vanishes after sending ``data`` of the ``declared`` bytes."""
-    app = build_asgi(server, build_http_app(server))
+    app = from_framework(build_http_app(server))
     headers = [
         (b"authorization", f"Bearer {token}".encode()),
         (b"upload-offset", b"0"),

@@ -91,10 +91,12 @@ async def test_server_routes_are_not_shadowed(built: Runtime) -> None:
     assert (await get(built, "/admin/tree")).status == 401
     assert (await get(built, "/admin/tree", **bearer(ADMIN_TOKEN))).status == 200
     assert (await get(built, "/metrics", **bearer(ADMIN_TOKEN))).status == 200
-    for path in ("/media/files/unknown.webp", "/media/nothing", "/admin/nothing", "/ws"):
+    for path in ("/media/files/unknown.webp", "/media/nothing", "/admin/nothing", "/ws/nothing"):
         reply = await get(built, path)
         assert reply.status == 404, path
         assert reply.body != INDEX.encode()
+    websocket = await get(built, "/ws")  # the websocket transport's, told to upgrade
+    assert websocket.status == 426 and websocket.body != INDEX.encode()
 
 
 async def test_without_a_build_the_root_says_how_to_build_it(

@@ -1,4 +1,5 @@
-"""Serve Viora with hypercorn's Trio worker, inside the supervision tree."""
+"""Serve Viora on one port inside the supervision tree: ``/ws`` on our websocket transport, the
+rest of HTTP on hypercorn (``edges.port``)."""
 
 from __future__ import annotations
 
@@ -9,11 +10,10 @@ from functools import partial
 
 import trio
 from hypercorn.config import Config
-from hypercorn.trio import serve as hypercorn_serve
 
-from edges.asgi import build_asgi
 from edges.asgi_types import from_framework, to_framework
 from edges.http.app import build_http_app
+from edges.port import PublicPort
 from kernel.config import Settings
 from protocol.errors import CloseCode
 from supervisor import ChildContext
@@ -25,9 +25,6 @@ log = logging.getLogger("viora")
 def hypercorn_config(settings: Settings) -> Config:
     config = Config()
     config.bind = [f"{settings.host}:{settings.port}"]
-    # Frames up to 4x our own limit reach the codec and get a typed error; beyond that hypercorn
-    # closes the socket with 1009 before buffering more.
-    config.websocket_max_message_size = settings.max_frame_bytes * 4
     config.backlog = 4096
     config.graceful_timeout = settings.shutdown_drain_s
     config.accesslog = None
@@ -37,15 +34,15 @@ def hypercorn_config(settings: Settings) -> Config:
 
 async def run_http(runtime: Runtime, ctx: ChildContext) -> None:
     """The ``http`` child: serves until asked to stop, then closes every socket with 1001."""
-    app = to_framework(build_asgi(runtime, from_framework(build_http_app(runtime))))
+    http_app = to_framework(from_framework(build_http_app(runtime)))
+    port = PublicPort(runtime, http_app, hypercorn_config(runtime.settings))
 
     async def stopped() -> None:
         await ctx.stop_requested.wait()
         runtime.services.sockets.close_all(CloseCode.GOING_AWAY, "server shutting down")
 
     async with trio.open_nursery() as nursery:
-        config = hypercorn_config(runtime.settings)
-        binds = await nursery.start(partial(hypercorn_serve, app, config, shutdown_trigger=stopped))
+        binds = await nursery.start(partial(port.serve, shutdown_trigger=stopped))
         runtime.http_url = binds[0]
         log.info("viora listening on %s (websocket: %s/ws)", binds[0], binds[0].replace("http", "ws", 1))
         ctx.started()
