@@ -33,6 +33,17 @@ class SilentPeer:
         self.sent += 1
         await trio.sleep_forever()
 
+    async def send_many(self, messages: list[bytes]) -> None:
+        await self.send(messages[0])
+
+    def send_now(self, data: bytes) -> bool:
+        return False  # its socket has no room: every frame waits in the outbox
+
+    pending = 0
+
+    async def flush(self) -> None:
+        await trio.sleep_forever()
+
     async def close(self, code: int, reason: str) -> None:
         self.closed = (code, reason)
 

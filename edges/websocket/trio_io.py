@@ -13,6 +13,7 @@ however it likes — one write for many frames, or straight to the socket withou
 
 from __future__ import annotations
 
+import os
 from collections import deque
 
 import trio
@@ -83,6 +84,11 @@ class TrioWebSocket:
         self._send_lock = trio.StrictFIFOLock()
         self._gone = False  # the peer closed its side, or the connection broke
         self._broken = False  # writing is over: the peer is unreachable or a write was cut short
+        self._pending = b""
+        """What :meth:`send_now` could not write at once: the next write sends it first."""
+        socket = getattr(stream, "socket", None)
+        self._fileno = socket.fileno() if isinstance(stream, trio.SocketStream) and socket is not None else -1
+        """The socket, for writes that do not wait (-1: a stream that is not a plain socket)."""
 
     async def receive(self) -> bytes | str | None:
         """The next message, or None once the websocket is closed (by either side) or broken."""
@@ -115,6 +121,47 @@ class TrioWebSocket:
         if self._core.can_send:
             await self.write(self._core.send(Message(data)))
 
+    async def send_many(self, messages: list[bytes]) -> None:
+        """Send several binary messages in one write (one system call for a backlog)."""
+        core = self._core
+        if core.can_send:
+            await self.write(b"".join([core.send(Message(data)) for data in messages]))
+
+    def send_now(self, data: bytes) -> bool:
+        """Send one binary message from the calling task, without waiting: written to the socket
+        at once if it takes it, the rest kept for :meth:`flush`. False when that cannot be done now
+        — a write is under way or pending, the socket is closing, not a plain socket — and the
+        caller should queue it for :meth:`send` instead.
+
+        Pushes to thousands of sockets are written from the fan-out's own loop this way: no task
+        switch and no lock per recipient when the socket has room, as it nearly always has.
+        """
+        if self._fileno < 0 or self._pending or self._send_lock.locked() or self._broken:
+            return False
+        core = self._core
+        if not core.can_send:
+            return False
+        raw = core.send(Message(data))
+        try:
+            written = os.write(self._fileno, raw)
+        except BlockingIOError:
+            written = 0
+        except OSError:
+            self._broken = True  # the peer is gone: the reader learns it and ends the connection
+            return True
+        self._pending = raw[written:]
+        return True
+
+    @property
+    def pending(self) -> int:
+        """Bytes :meth:`send_now` left for :meth:`flush`."""
+        return len(self._pending)
+
+    async def flush(self) -> None:
+        """Write what :meth:`send_now` left over (waiting for the socket to take it)."""
+        if self._pending:
+            await self.write(b"")
+
     async def close(self, code: int, reason: str) -> None:
         """Send our close frame; :meth:`aclose` then waits for the peer's and drops the connection."""
         if self._core.state is State.OPEN:
@@ -131,6 +178,8 @@ class TrioWebSocket:
             if self._broken:
                 return
             await trio.lowlevel.checkpoint_if_cancelled()  # a pending cancel costs no frame
+            if self._pending:  # send_now's rest goes first: frames leave in the order they came
+                raw, self._pending = self._pending + raw, b""
             try:
                 await self._stream.send_all(raw)
             except (trio.BrokenResourceError, trio.ClosedResourceError):

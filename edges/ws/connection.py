@@ -2,8 +2,11 @@
 
 A connection runs two tasks: a *reader* that decodes, validates and dispatches one request at a
 time (so a client's own requests are answered in order, and a client that floods us is slowed by
-its own socket), and a *writer* that drains a bounded outbox. Replies and pushes share that outbox,
-so they reach the client in the order they were produced. A client that stops reading and lets its
+its own socket), and a *writer* that drains a bounded outbox, all that is queued in one write.
+Replies and pushes share that outbox, so they reach the client in the order they were produced;
+when nothing is queued (the client keeps up), a frame is written straight from the task that has
+it — a fan-out's loop — without waiting and without a task switch, and only what the socket does
+not take waits for the writer. A client that stops reading and lets its
 outbox fill is disconnected (``SLOW_CONSUMER``) instead of growing our memory: it can resume later.
 
 The table of handlers is given to the connection (it does not import them), and failures come
@@ -33,6 +36,9 @@ log = logging.getLogger("viora.connection")
 FLUSH_S = 2.0
 """How long a closing socket may take to send the frames already queued for it."""
 
+WRITE_BATCH = 64
+"""Frames the writer takes from the outbox for one write at most."""
+
 
 class Connection:
     _ids = itertools.count(1)
@@ -55,7 +61,7 @@ class Connection:
         self.expires_at: float | None = None
         self.frames_in = 0
         self.frames_out = 0
-        self._outbox_send, self._outbox_receive = trio.open_memory_channel[bytes](settings.outbox_capacity)
+        self._outbox_send, self._outbox_receive = trio.open_memory_channel[bytes | int](settings.outbox_capacity)
         self._outbox_bytes = 0
         """Bytes queued and not yet handed to the transport: the budget that bounds a socket's memory."""
         self._outbox_max_bytes = settings.outbox_max_bytes
@@ -69,7 +75,7 @@ class Connection:
     # ----------------------------------------------------------------- used by others
 
     def send_frame(self, frame: bytes) -> None:
-        """Queue a frame without waiting; a client too far behind is shed at once.
+        """Send (or queue) a frame without waiting; a client too far behind is shed at once.
 
         Too far behind is more frames than the outbox holds, or more bytes than its budget: a few
         large posts weigh as much as thousands of small ones. The process's sockets also share
@@ -79,7 +85,7 @@ class Connection:
         socket leaves its session right away, so no more pushes pile up for it while it stays
         silent; its client resumes the streams later and misses nothing.
         """
-        if self._shed:
+        if self._shed or self._write_now(frame):
             return
         size = len(frame)
         sockets = self.services.sockets
@@ -96,6 +102,23 @@ class Connection:
         except (trio.ClosedResourceError, trio.BrokenResourceError):
             return  # already closing
         self._queued(size)
+
+    def _write_now(self, frame: bytes) -> bool:
+        """Write ``frame`` from the calling task when nothing is queued ahead of it (the writer
+        is idle): a push costs no task switch when the client keeps up. Whatever the socket did
+        not take stays with the transport, counted in the budget, and the writer is woken to
+        finish it (an ``int`` in the outbox: that many pending bytes)."""
+        if self._outbox_bytes or not self.transport.send_now(frame):
+            return False
+        self.frames_out += 1
+        left = self.transport.pending
+        if left:
+            try:
+                self._outbox_send.send_nowait(left)
+            except (trio.WouldBlock, trio.ClosedResourceError, trio.BrokenResourceError):
+                return True  # closing: the rest is not wanted any more
+            self._queued(left)
+        return True
 
     @property
     def outbox_bytes(self) -> int:
@@ -188,7 +211,7 @@ class Connection:
             except CloseConnection as close:
                 self.close(close.code, close.reason)
                 return
-            if reply is not None:
+            if reply is not None and not self._write_now(reply):
                 await self._outbox_send.send(reply)  # a client's own replies wait: backpressure
                 self._queued(len(reply))
 
@@ -225,9 +248,23 @@ class Connection:
         return encode_reply(request.id, request.type, result or {})
 
     async def _write_loop(self) -> None:
-        async with self._outbox_receive:
-            async for frame in self._outbox_receive:
-                await self.transport.send(frame)
-                self._outbox_bytes -= len(frame)
-                self.services.sockets.queued_bytes -= len(frame)
-                self.frames_out += 1
+        """Drain the outbox: everything queued by the time the writer runs goes in one write."""
+        receive = self._outbox_receive
+        sockets = self.services.sockets
+        async with receive:
+            async for first in receive:
+                batch = [first]
+                while len(batch) < WRITE_BATCH:
+                    try:
+                        batch.append(receive.receive_nowait())
+                    except (trio.WouldBlock, trio.EndOfChannel):
+                        break
+                frames = [item for item in batch if isinstance(item, bytes)]
+                if frames:
+                    await self.transport.send_many(frames)  # the transport's pending bytes first
+                else:
+                    await self.transport.flush()
+                size = sum(len(item) if isinstance(item, bytes) else item for item in batch)
+                self._outbox_bytes -= size
+                sockets.queued_bytes -= size
+                self.frames_out += len(frames)

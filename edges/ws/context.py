@@ -34,6 +34,24 @@ class Transport(Protocol):
 
     async def send(self, data: bytes) -> None: ...
 
+    async def send_many(self, messages: list[bytes]) -> None:
+        """Send several messages, in order (one write where the transport can)."""
+        ...
+
+    def send_now(self, data: bytes) -> bool:
+        """Send a message without waiting if it can be done right now (what could not be written
+        stays :attr:`pending` for :meth:`flush`); False leaves it to :meth:`send`."""
+        ...
+
+    @property
+    def pending(self) -> int:
+        """Bytes :meth:`send_now` accepted and has not written yet."""
+        ...
+
+    async def flush(self) -> None:
+        """Write what is :attr:`pending`."""
+        ...
+
     async def close(self, code: int, reason: str) -> None: ...
 
 

@@ -41,6 +41,25 @@ class _ServerEnd:
     async def send(self, data: bytes) -> None:
         await self._pipe.to_client_send.send(data)
 
+    async def send_many(self, messages: list[bytes]) -> None:
+        for data in messages:
+            await self.send(data)
+
+    def send_now(self, data: bytes) -> bool:
+        try:
+            self._pipe.to_client_send.send_nowait(data)
+        except trio.WouldBlock:
+            return False
+        except (trio.BrokenResourceError, trio.ClosedResourceError):
+            return True  # the client is gone: the reader learns it
+        return True
+
+    pending = 0
+    """A message is in the pipe whole or not at all."""
+
+    async def flush(self) -> None:
+        return None
+
     async def close(self, code: int, reason: str) -> None:
         self._pipe.close_reason = CloseReason(code, reason)
         await self._pipe.to_client_send.aclose()
