@@ -48,7 +48,10 @@ LAYERS = (
     # Checked in this order for each frame, innermost frame first.
     Layer("socket syscalls (send/recv; the kernel's loopback TCP work)", ("_nonblocking_helper",)),
     Layer("epoll (waiting for and collecting I/O events)", ("EpollIOManager",)),
-    Layer("websocket/HTTP framing: hypercorn, wsproto, h11", ("hypercorn/", "wsproto/", "h11/")),
+    Layer(
+        "websocket/HTTP framing: ours (edges/websocket, its writes included), hypercorn, h11",
+        ("edges/websocket/", "edges/port.py", "hypercorn/", "wsproto/", "h11/"),
+    ),
     Layer("msgpack and the protocol codec", ("msgpack", "protocol/")),
     Layer(
         "content indexing (CLIP text embedding, moderation, vectors)",
@@ -60,7 +63,10 @@ LAYERS = (
         ("_thread_cache.py", "trio/_threads.py", "_entry_queue.py", "_wakeup_socketpair.py"),
     ),
     Layer("trio scheduling (task switches, channels, cancel scopes, locks)", ("trio/", "outcome/")),
-    Layer("Viora code (actors, sessions, feed, services)", ("actors/", "supervisor.py", "viora/")),
+    Layer(
+        "Viora code (connections, actors, sessions, feed, services)",
+        ("edges/", "services/", "actors/", "supervisor.py", "viora/"),
+    ),
 )
 OTHER = "other (standard library, ...)"
 ENTRY_POINTS = ("viora/cli.py", "<frozen runpy>")
