@@ -87,6 +87,7 @@ class FakeSocket:
     frames_in: int
     frames_out: int
     peer: str | None = None
+    outbox_bytes: int = 0
 
 
 def test_closed_sockets_stay_in_the_message_totals() -> None:

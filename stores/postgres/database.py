@@ -172,6 +172,11 @@ async def fetch_all(conn: Conn, sql: QueryNoTemplate, params: Params | None = No
     return await (await conn.execute(sql, params)).fetchall()
 
 
+async def rowcount(conn: Conn, sql: QueryNoTemplate, params: Params | None = None) -> int:
+    """The rows one statement changed, as :func:`fetch_one`."""
+    return (await conn.execute(sql, params)).rowcount
+
+
 async def _select_one(conn: Conn) -> None:
     await conn.execute("select 1")
 
