@@ -126,7 +126,7 @@ async def test_repeated_failed_logins_lock_the_account_for_a_while(
 
 async def test_a_lost_database_gives_unavailable_and_the_socket_survives(signup: Any, server: Any) -> None:
     async with signup("nina") as (client, _reply):
-        server.stores.db._pool.close()  # the database goes away under a live server
+        server.stores.db.pool.close()  # the database goes away under a live server
         await expect_error("unavailable", client.request("auth.logout"))
         assert await client.request("echo", {"data": "ok"}) == {"data": "ok"}
 

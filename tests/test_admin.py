@@ -30,7 +30,7 @@ async def test_health_and_readiness(server: Runtime) -> None:
 
 
 async def test_readiness_fails_when_the_database_is_gone(server: Runtime, server_settings: Settings) -> None:
-    server.stores.db._pool.close()  # as if the database vanished under us
+    server.stores.db.pool.close()  # as if the database vanished under us
     status, body = await get(server, "/readyz")
     assert status == 503 and body["problems"] == ["database unreachable"]
     assert (await get(server, "/healthz"))[0] == 200

@@ -15,7 +15,7 @@ import pytest
 from pgtools import scratch_database
 
 from stores.blobs import LocalBlobStore
-from stores.postgres.database import Database, open_database
+from stores.postgres.database import Database, fetch_one, open_database
 from stores.postgres.media import HOLDS_FILE, PostgresMediaStore
 
 ROWS = 20_000
@@ -69,12 +69,10 @@ async def test_the_served_file_check_is_one_indexed_query(db: Database) -> None:
         )
     )
     await db.query(lambda conn: conn.execute("ANALYZE media, media_files"))
-    live, removed = await db.query(
-        lambda conn: conn.execute("SELECT md5('7' || 'b'), md5('70' || 'b')").fetchone()
-    )
+    live, removed = await db.query(lambda conn: fetch_one(conn, "SELECT md5('7' || 'b'), md5('70' || 'b')"))
 
     (explained,) = await db.query(
-        lambda conn: conn.execute("EXPLAIN (ANALYZE, FORMAT JSON) " + HOLDS_FILE, (live,)).fetchone()
+        lambda conn: fetch_one(conn, "EXPLAIN (ANALYZE, FORMAT JSON) " + HOLDS_FILE, (live,))
     )
     nodes = _plan_nodes(explained[0]["Plan"])
     scans = {node["Node Type"] for node in nodes if "Scan" in node["Node Type"]}

@@ -40,7 +40,7 @@ from actors.media.service import MediaService
 from kernel.config import Settings
 from kernel.errors import Fault, MediaRejected, Rejection
 from stores.media import MediaKind, MediaState
-from stores.postgres.database import Database, open_database
+from stores.postgres.database import Database, fetch_one, open_database
 from stores.postgres.media import PostgresMediaStore
 from viora.client import Client
 from viora.runtime import Runtime
@@ -136,10 +136,11 @@ async def test_a_processing_exception_fails_its_job_once_without_crashing_the_ac
     store = PostgresMediaStore(db)
     service = MediaService(Settings(data_dir=tmp_path, media_workers=1), store, push)
     await nursery.start(service.supervisor.run)
-    owner = await db.run(
-        lambda conn: conn.execute(
-            "INSERT INTO users (username, display_name, password_hash) VALUES ('owner', 'o', 'x') RETURNING id"
-        ).fetchone()[0]
+    (owner,) = await db.run(
+        lambda conn: fetch_one(
+            conn,
+            "INSERT INTO users (username, display_name, password_hash) VALUES ('owner', 'o', 'x') RETURNING id",
+        )
     )
     staged = tmp_path / "exif.png"
     staged.write_bytes(png_with_junk_exif())  # getexif() raises SyntaxError on it

@@ -12,7 +12,7 @@ from pgtools import scratch_database
 
 from stores.blobs import Blob
 from stores.media import MediaKind, MediaState
-from stores.postgres.database import Database, open_database
+from stores.postgres.database import Database, fetch_one, open_database
 from stores.postgres.media import PostgresMediaStore
 
 
@@ -24,12 +24,13 @@ async def db(embedded_pg_admin_dsn: str) -> AsyncIterator[Database]:
 
 
 async def new_media(db: Database, store: PostgresMediaStore, owner_name: str = "owner") -> int:
-    owner = await db.run(
-        lambda conn: conn.execute(
+    (owner,) = await db.run(
+        lambda conn: fetch_one(
+            conn,
             "INSERT INTO users (username, display_name, password_hash) VALUES (%s, 'o', 'x') "
             "ON CONFLICT (username) DO UPDATE SET display_name = 'o' RETURNING id",
             (owner_name,),
-        ).fetchone()[0]
+        )
     )
     return (await store.create_media(owner, MediaKind.IMAGE, Blob("a" * 64, 10))).id
 

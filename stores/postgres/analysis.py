@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from stores.analysis import MediaModeration, ModerationState, TextKind
-from stores.postgres.database import Database
+from stores.postgres.database import Database, fetch_all, fetch_one
 
 _MODERATION = "id, owner_id, moderation, moderation_score, moderation_reason"
 
@@ -27,38 +27,41 @@ class PostgresAnalysisStore:
         if not media_ids:
             return {}
         rows = await self._db.query(
-            lambda conn: conn.execute(
+            lambda conn: fetch_all(
+                conn,
                 f"SELECT {_MODERATION}, kind, CASE WHEN state <> 'removed' THEN variants END"
                 " FROM media WHERE id = ANY(%s)",
                 (media_ids,),
-            ).fetchall(),
+            ),
         )
         return {row[0]: MediaModeration(*row) for row in rows}
 
     async def flagged(self, *, before_id: int | None = None, limit: int = 50) -> list[MediaModeration]:
         rows = await self._db.query(
-            lambda conn: conn.execute(
+            lambda conn: fetch_all(
+                conn,
                 f"SELECT {_MODERATION} FROM media WHERE moderation = 'flagged' AND state <> 'removed'"
                 " AND (%s::bigint IS NULL OR id < %s) ORDER BY id DESC LIMIT %s",
                 (before_id, before_id, limit),
-            ).fetchall(),
+            ),
         )
         return [MediaModeration(*row) for row in rows]
 
     async def frame_keys(self, media_id: int) -> list[str]:
         rows = await self._db.query(
-            lambda conn: conn.execute(
-                "SELECT key FROM media_frames WHERE media_id = %s ORDER BY t_s", (media_id,)
-            ).fetchall(),
+            lambda conn: fetch_all(
+                conn, "SELECT key FROM media_frames WHERE media_id = %s ORDER BY t_s", (media_id,)
+            ),
         )
         return [key for (key,) in rows]
 
     async def posts_with_media(self, media_id: int) -> list[int]:
         rows = await self._db.query(
-            lambda conn: conn.execute(
+            lambda conn: fetch_all(
+                conn,
                 "SELECT id FROM posts WHERE media_ids @> ARRAY[%s]::bigint[] AND deleted_at IS NULL",
                 (media_id,),
-            ).fetchall(),
+            ),
         )
         return [post_id for (post_id,) in rows]
 
@@ -71,9 +74,11 @@ class PostgresAnalysisStore:
         if not post_ids:
             return {}
         rows = await self._db.query(
-            lambda conn: conn.execute(
-                "SELECT id, alignment FROM posts WHERE id = ANY(%s) AND alignment IS NOT NULL", (post_ids,)
-            ).fetchall(),
+            lambda conn: fetch_all(
+                conn,
+                "SELECT id, alignment FROM posts WHERE id = ANY(%s) AND alignment IS NOT NULL",
+                (post_ids,),
+            ),
         )
         return {post_id: score for post_id, score in rows}
 
@@ -94,19 +99,21 @@ class PostgresAnalysisStore:
         if not object_ids:
             return set()
         rows = await self._db.query(
-            lambda conn: conn.execute(
+            lambda conn: fetch_all(
+                conn,
                 "SELECT object_id FROM text_verdicts WHERE kind = %s AND object_id = ANY(%s) AND flagged",
                 (kind, object_ids),
-            ).fetchall(),
+            ),
         )
         return {object_id for (object_id,) in rows}
 
     async def recent_likes(self, user_id: int, limit: int) -> list[int]:
         rows = await self._db.query(
-            lambda conn: conn.execute(
+            lambda conn: fetch_all(
+                conn,
                 "SELECT post_id FROM likes WHERE user_id = %s ORDER BY created_at DESC LIMIT %s",
                 (user_id, limit),
-            ).fetchall(),
+            ),
         )
         return [post_id for (post_id,) in rows]
 
@@ -121,10 +128,11 @@ class PostgresAnalysisStore:
 
     async def recent_views(self, user_id: int, limit: int) -> list[int]:
         rows = await self._db.query(
-            lambda conn: conn.execute(
+            lambda conn: fetch_all(
+                conn,
                 "SELECT post_id FROM post_views WHERE user_id = %s ORDER BY viewed_at DESC LIMIT %s",
                 (user_id, limit),
-            ).fetchall(),
+            ),
         )
         return [post_id for (post_id,) in rows]
 
@@ -135,27 +143,26 @@ class PostgresAnalysisStore:
 
     async def unindexed_posts(self, *, within_s: float, limit: int) -> list[int]:
         rows = await self._db.query(
-            lambda conn: conn.execute(
+            lambda conn: fetch_all(
+                conn,
                 "SELECT id FROM posts WHERE indexed_at IS NULL AND deleted_at IS NULL"
                 " AND created_at > now() - make_interval(secs => %s) ORDER BY created_at LIMIT %s",
                 (within_s, limit),
-            ).fetchall(),
+            ),
         )
         return [post_id for (post_id,) in rows]
 
     async def shows_sensitive(self, user_id: int) -> bool:
         row = await self._db.query(
-            lambda conn: conn.execute(
-                "SELECT show_sensitive FROM users WHERE id = %s", (user_id,)
-            ).fetchone(),
+            lambda conn: fetch_one(conn, "SELECT show_sensitive FROM users WHERE id = %s", (user_id,)),
         )
         return bool(row and row[0])
 
     async def sees_flagged_media(self, user_id: int) -> bool:
         row = await self._db.query(
-            lambda conn: conn.execute(
-                "SELECT show_sensitive OR moderator FROM users WHERE id = %s", (user_id,)
-            ).fetchone(),
+            lambda conn: fetch_one(
+                conn, "SELECT show_sensitive OR moderator FROM users WHERE id = %s", (user_id,)
+            ),
         )
         return bool(row and row[0])
 

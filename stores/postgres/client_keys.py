@@ -15,13 +15,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Literal, Protocol, TypeVar
-
-import psycopg
 
 from kernel.errors import Conflict
 from protocol.client_keys import CLIENT_KEY_TTL_S
+from stores.postgres.database import Conn, fetch_one
 
 
 class _Created(Protocol):
@@ -49,28 +48,28 @@ _SWEEP = (
 )
 
 
-def once(
-    conn: psycopg.Connection,
+async def once(
+    conn: Conn,
     user_id: int,
     kind: KeyKind,
     key: str | None,
     request: object,
-    create: Callable[[psycopg.Connection], C],
-    find: Callable[[psycopg.Connection, int], C],
+    create: Callable[[Conn], Awaitable[C]],
+    find: Callable[[Conn, int], Awaitable[C]],
 ) -> C:
     """``create(conn)`` the object, or ``find(conn, id)`` the one an earlier try created under
     ``key`` (see :func:`_claim`); without a key, just create it."""
     if key is None:
-        return create(conn)
-    existing = _claim(conn, user_id, kind, key, request)
+        return await create(conn)
+    existing = await _claim(conn, user_id, kind, key, request)
     if existing is not None:
-        return find(conn, existing)
-    created = create(conn)
-    _record(conn, user_id, kind, key, created.id)
+        return await find(conn, existing)
+    created = await create(conn)
+    await _record(conn, user_id, kind, key, created.id)
     return created
 
 
-def _claim(conn: psycopg.Connection, user_id: int, kind: KeyKind, key: str, request: object) -> int | None:
+async def _claim(conn: Conn, user_id: int, kind: KeyKind, key: str, request: object) -> int | None:
     """Claim ``key`` for a new object: None when the caller is to create it (then :func:`_record`
     it), or the id of the object a live key already names.
 
@@ -80,14 +79,15 @@ def _claim(conn: psycopg.Connection, user_id: int, kind: KeyKind, key: str, requ
     """
     fingerprint = hashlib.sha256(json.dumps(request, separators=(",", ":")).encode()).digest()
     params = {"user": user_id, "kind": kind, "key": key, "fp": fingerprint, "ttl": CLIENT_KEY_TTL_S}
-    claimed = conn.execute(_CLAIM, params).fetchone() is not None
-    conn.execute(_SWEEP, {"ttl": CLIENT_KEY_TTL_S, "batch": SWEEP_BATCH})
+    claimed = await fetch_one(conn, _CLAIM, params) is not None
+    await conn.execute(_SWEEP, {"ttl": CLIENT_KEY_TTL_S, "batch": SWEEP_BATCH})
     if claimed:
         return None
-    row = conn.execute(
+    row = await fetch_one(
+        conn,
         "SELECT fingerprint, object_id FROM client_keys WHERE user_id = %s AND kind = %s AND key = %s",
         (user_id, kind, key),
-    ).fetchone()
+    )
     assert row is not None and row[1] is not None, "a live key names the object of a committed claim"
     if bytes(row[0]) != fingerprint:
         raise Conflict("client_keys", f"client_key {key!r} was used for another {kind}")
@@ -95,9 +95,9 @@ def _claim(conn: psycopg.Connection, user_id: int, kind: KeyKind, key: str, requ
     return object_id
 
 
-def _record(conn: psycopg.Connection, user_id: int, kind: KeyKind, key: str, object_id: int) -> None:
+async def _record(conn: Conn, user_id: int, kind: KeyKind, key: str, object_id: int) -> None:
     """Name the object created under the key this transaction claimed."""
-    conn.execute(
+    await conn.execute(
         "UPDATE client_keys SET object_id = %s WHERE user_id = %s AND kind = %s AND key = %s",
         (object_id, user_id, kind, key),
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from stores.postgres.database import Database
+from stores.postgres.database import Database, fetch_all, fetch_one
 
 CLAIM = (
     "UPDATE posts SET fanout_claimed_at = now() WHERE id IN ("
@@ -35,7 +35,7 @@ class PostgresFanoutLedger:
         return await self._claim(sql, {"older": older_than_s, "lease": lease_s, "limit": limit})
 
     async def clock(self) -> datetime:
-        row = await self._db.query(lambda conn: conn.execute("SELECT now()").fetchone())
+        row = await self._db.query(lambda conn: fetch_one(conn, "SELECT now()"))
         assert row is not None
         moment: datetime = row[0]
         return moment
@@ -46,5 +46,5 @@ class PostgresFanoutLedger:
 
     async def _claim(self, sql: str, params: dict[str, Any]) -> list[int]:
         """Run one claim; the ids oldest first (``RETURNING`` does not keep the subquery's order)."""
-        rows = await self._db.run(lambda conn: conn.execute(sql, params).fetchall())
+        rows = await self._db.run(lambda conn: fetch_all(conn, sql, params))
         return [post_id for post_id, _ in sorted(rows, key=lambda row: row[1])]

@@ -14,7 +14,6 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-import psycopg
 from psycopg.rows import dict_row
 from psycopg.types.json import Jsonb
 
@@ -29,7 +28,7 @@ from stores.media import (
     SampledFrame,
     Upload,
 )
-from stores.postgres.database import Database
+from stores.postgres.database import Conn, Database, fetch_all, fetch_one, rowcount
 
 _MEDIA_COLUMNS = "id, owner_id, kind, state, progress, reason, variants, original_key, original_bytes"
 
@@ -103,15 +102,16 @@ def _valid_uuid(value: str) -> uuid.UUID | None:
         return None
 
 
-def _insert_media(conn: psycopg.Connection, owner_id: int, kind: MediaKind, original: Blob) -> MediaRecord:
-    with conn.cursor(row_factory=dict_row) as cur:
-        row = cur.execute(
+async def _insert_media(conn: Conn, owner_id: int, kind: MediaKind, original: Blob) -> MediaRecord:
+    async with conn.cursor(row_factory=dict_row) as cur:
+        await cur.execute(
             f"INSERT INTO media (owner_id, kind, original_key, original_bytes) "
             f"VALUES (%s, %s, %s, %s) RETURNING {_MEDIA_COLUMNS}",
             (owner_id, str(kind), original.key, original.size),
-        ).fetchone()
+        )
+        row = await cur.fetchone()
         assert row is not None
-        cur.execute("INSERT INTO media_jobs (media_id) VALUES (%s)", (row["id"],))
+        await cur.execute("INSERT INTO media_jobs (media_id) VALUES (%s)", (row["id"],))
     return _media(row)
 
 
@@ -123,9 +123,10 @@ class PostgresMediaStore:
         return await self._db.run(lambda conn: _insert_media(conn, owner_id, kind, original))
 
     async def get_media(self, media_id: int) -> MediaRecord | None:
-        def read(conn: psycopg.Connection) -> MediaRecord | None:
-            with conn.cursor(row_factory=dict_row) as cur:
-                row = cur.execute(f"SELECT {_MEDIA_COLUMNS} FROM media WHERE id = %s", (media_id,)).fetchone()
+        async def read(conn: Conn) -> MediaRecord | None:
+            async with conn.cursor(row_factory=dict_row) as cur:
+                await cur.execute(f"SELECT {_MEDIA_COLUMNS} FROM media WHERE id = %s", (media_id,))
+                row = await cur.fetchone()
             return None if row is None else _media(row)
 
         return await self._db.query(read)
@@ -145,9 +146,9 @@ class PostgresMediaStore:
         if key is None:
             return None
         row = await self._db.query(
-            lambda conn: conn.execute(
-                "SELECT owner_id, length, media_id FROM media_uploads WHERE id = %s", (key,)
-            ).fetchone(),
+            lambda conn: fetch_one(
+                conn, "SELECT owner_id, length, media_id FROM media_uploads WHERE id = %s", (key,)
+            ),
         )
         if row is None:
             return None
@@ -156,90 +157,91 @@ class PostgresMediaStore:
 
     async def pending_count(self, owner_id: int) -> int:
         row = await self._db.query(
-            lambda conn: conn.execute(
+            lambda conn: fetch_one(
+                conn,
                 "SELECT count(*) FROM media WHERE owner_id = %s AND state IN ('queued', 'running')",
                 (owner_id,),
-            ).fetchone()
+            )
         )
         return int(row[0]) if row else 0
 
     async def abandoned_uploads(self, older_than_s: float, limit: int) -> list[str]:
         rows = await self._db.query(
-            lambda conn: conn.execute(
+            lambda conn: fetch_all(
+                conn,
                 "SELECT id FROM media_uploads WHERE media_id IS NULL"
                 " AND created_at < now() - make_interval(secs => %s) ORDER BY created_at LIMIT %s",
                 (older_than_s, limit),
-            ).fetchall()
+            )
         )
         return [str(upload_id) for (upload_id,) in rows]
 
     async def forget_upload(self, upload_id: str) -> bool:
         deleted = await self._db.query(
-            lambda conn: conn.execute(
-                "DELETE FROM media_uploads WHERE id = %s AND media_id IS NULL", (upload_id,)
-            ).rowcount
+            lambda conn: rowcount(
+                conn, "DELETE FROM media_uploads WHERE id = %s AND media_id IS NULL", (upload_id,)
+            )
         )
         return bool(deleted)
 
     async def complete_upload(self, upload_id: str, kind: MediaKind, original: Blob) -> MediaRecord:
-        def complete(conn: psycopg.Connection) -> MediaRecord:
-            row = conn.execute(
-                "SELECT owner_id, media_id FROM media_uploads WHERE id = %s FOR UPDATE", (upload_id,)
-            ).fetchone()
+        async def complete(conn: Conn) -> MediaRecord:
+            row = await fetch_one(
+                conn, "SELECT owner_id, media_id FROM media_uploads WHERE id = %s FOR UPDATE", (upload_id,)
+            )
             if row is None:
                 raise LookupError(upload_id)
             owner_id, media_id = row
             if media_id is not None:
-                with conn.cursor(row_factory=dict_row) as cur:
-                    existing = cur.execute(
-                        f"SELECT {_MEDIA_COLUMNS} FROM media WHERE id = %s", (media_id,)
-                    ).fetchone()
+                async with conn.cursor(row_factory=dict_row) as cur:
+                    await cur.execute(f"SELECT {_MEDIA_COLUMNS} FROM media WHERE id = %s", (media_id,))
+                    existing = await cur.fetchone()
                 assert existing is not None
                 return _media(existing)
-            media = _insert_media(conn, owner_id, kind, original)
-            conn.execute("UPDATE media_uploads SET media_id = %s WHERE id = %s", (media.id, upload_id))
+            media = await _insert_media(conn, owner_id, kind, original)
+            await conn.execute("UPDATE media_uploads SET media_id = %s WHERE id = %s", (media.id, upload_id))
             return media
 
         return await self._db.run(complete)
 
     async def holds_file(self, key: str) -> bool:
-        row = await self._db.query(lambda conn: conn.execute(HOLDS_FILE, (key,)).fetchone())
+        row = await self._db.query(lambda conn: fetch_one(conn, HOLDS_FILE, (key,)))
         return bool(row and row[0])
 
     async def remove_unattached(self, older_than_s: float, limit: int) -> int:
         # Locked and re-checked before the update: an attach that commits first (it sets
         # attached_at) wins; one that comes later finds the item removed.
         return await self._db.run(
-            lambda conn: conn.execute(
+            lambda conn: rowcount(
+                conn,
                 "UPDATE media SET state = 'removed', updated_at = now() WHERE id IN ("
                 "  SELECT id FROM media WHERE attached_at IS NULL AND state IN ('ready', 'failed')"
                 "  AND created_at < now() - make_interval(secs => %s)"
                 "  ORDER BY created_at LIMIT %s FOR UPDATE SKIP LOCKED)",
                 (older_than_s, limit),
-            ).rowcount
+            )
         )
 
     async def removed_media(self, limit: int) -> list[RemovedMedia]:
-        rows = await self._db.query(lambda conn: conn.execute(_REMOVED, (limit,)).fetchall())
+        rows = await self._db.query(lambda conn: fetch_all(conn, _REMOVED, (limit,)))
         return [RemovedMedia(media_id, tuple(public), tuple(private)) for media_id, public, private in rows]
 
     async def forget_media(self, media_id: int) -> bool:
         deleted = await self._db.query(
-            lambda conn: conn.execute(
-                "DELETE FROM media WHERE id = %s AND state = 'removed'", (media_id,)
-            ).rowcount
+            lambda conn: rowcount(conn, "DELETE FROM media WHERE id = %s AND state = 'removed'", (media_id,))
         )
         return bool(deleted)
 
     async def claim_job(self, lease_s: float) -> ClaimedJob | None:
         token = str(uuid.uuid4())
 
-        def claim(conn: psycopg.Connection) -> ClaimedJob | None:
-            with conn.cursor(row_factory=dict_row) as cur:
-                row = cur.execute(_CLAIM, {"token": token, "lease": lease_s}).fetchone()
+        async def claim(conn: Conn) -> ClaimedJob | None:
+            async with conn.cursor(row_factory=dict_row) as cur:
+                await cur.execute(_CLAIM, {"token": token, "lease": lease_s})
+                row = await cur.fetchone()
             if row is None:
                 return None
-            conn.execute(
+            await conn.execute(
                 "UPDATE media SET state = 'running', progress = 0, updated_at = now() WHERE id = %s",
                 (row["media_id"],),
             )
@@ -276,21 +278,21 @@ class PostgresMediaStore:
     async def finish_ready(
         self, job: ClaimedJob, variants: dict[str, Any], frames: list[SampledFrame]
     ) -> bool:
-        def finish(conn: psycopg.Connection) -> bool:
-            if not _end_job(conn, job, MediaState.READY, None):
+        async def finish(conn: Conn) -> bool:
+            if not await _end_job(conn, job, MediaState.READY, None):
                 return False
-            conn.execute(
+            await conn.execute(
                 "UPDATE media SET state = 'ready', progress = 1, reason = NULL, variants = %s, "
                 "updated_at = now() WHERE id = %s",
                 (Jsonb(variants), job.media_id),
             )
-            conn.execute(  # which media hold each public file: what /media/files/{key} asks
+            await conn.execute(  # which media hold each public file: what /media/files/{key} asks
                 "INSERT INTO media_files (key, media_id) SELECT key, id"
                 " FROM media, unnest(media_file_keys(variants)) AS key WHERE id = %s ON CONFLICT DO NOTHING",
                 (job.media_id,),
             )
-            with conn.cursor() as cur:
-                cur.executemany(
+            async with conn.cursor() as cur:
+                await cur.executemany(
                     "INSERT INTO media_frames (media_id, t_s, key, width, height) VALUES (%s, %s, %s, %s, %s) "
                     "ON CONFLICT DO NOTHING",
                     [(job.media_id, f.t_s, f.key, f.width, f.height) for f in frames],
@@ -300,10 +302,10 @@ class PostgresMediaStore:
         return await self._db.run(finish)
 
     async def finish_failed(self, job: ClaimedJob, reason: str) -> bool:
-        def finish(conn: psycopg.Connection) -> bool:
-            if not _end_job(conn, job, MediaState.FAILED, reason):
+        async def finish(conn: Conn) -> bool:
+            if not await _end_job(conn, job, MediaState.FAILED, reason):
                 return False
-            conn.execute(
+            await conn.execute(
                 "UPDATE media SET state = 'failed', reason = %s, updated_at = now() WHERE id = %s",
                 (reason, job.media_id),
             )
@@ -312,15 +314,16 @@ class PostgresMediaStore:
         return await self._db.run(finish)
 
     async def retry_later(self, job: ClaimedJob, error: str, delay_s: float) -> bool:
-        def requeue(conn: psycopg.Connection) -> bool:
-            moved = conn.execute(
+        async def requeue(conn: Conn) -> bool:
+            moved = await rowcount(
+                conn,
                 "UPDATE media_jobs SET state = 'queued', lease_token = NULL, lease_expires_at = NULL, "
                 "run_after = now() + make_interval(secs => %(delay)s), last_error = %(error)s, "
                 "updated_at = now() " + _FENCE,
                 {"job": job.id, "token": job.lease_token, "delay": delay_s, "error": error},
-            ).rowcount
+            )
             if moved:
-                conn.execute(
+                await conn.execute(
                     "UPDATE media SET state = 'queued', progress = 0, updated_at = now() WHERE id = %s",
                     (job.media_id,),
                 )
@@ -330,26 +333,28 @@ class PostgresMediaStore:
 
     async def job_status(self, media_id: int) -> JobStatus | None:
         row = await self._db.query(
-            lambda conn: conn.execute(
+            lambda conn: fetch_one(
+                conn,
                 "SELECT state, attempts, completions, last_error FROM media_jobs WHERE media_id = %s",
                 (media_id,),
-            ).fetchone(),
+            ),
         )
         return None if row is None else JobStatus(MediaState(row[0]), row[1], row[2], row[3])
 
     async def _fenced(self, job: ClaimedJob, sql: str, params: dict[str, Any]) -> bool:
         args = {"job": job.id, "token": job.lease_token, **params}
-        return await self._db.run(lambda conn: conn.execute(sql, args).rowcount == 1)
+        return await self._db.run(lambda conn: rowcount(conn, sql, args)) == 1
 
 
-def _end_job(conn: psycopg.Connection, job: ClaimedJob, state: MediaState, error: str | None) -> bool:
+async def _end_job(conn: Conn, job: ClaimedJob, state: MediaState, error: str | None) -> bool:
     """Move a job this claim still holds to its final state, counting the completion."""
     return (
-        conn.execute(
+        await rowcount(
+            conn,
             "UPDATE media_jobs SET state = %(state)s, completions = completions + 1, lease_token = NULL, "
             "lease_expires_at = NULL, last_error = coalesce(%(error)s, last_error), updated_at = now() "
             + _FENCE,
             {"job": job.id, "token": job.lease_token, "state": str(state), "error": error},
-        ).rowcount
+        )
         == 1
     )

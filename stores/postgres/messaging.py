@@ -9,12 +9,10 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-import psycopg
-
 from kernel.errors import Invalid, NotFound
 from stores.messaging import Conversation, ConversationSummary, Message, ReceiptKind
 from stores.postgres.client_keys import once
-from stores.postgres.database import Database
+from stores.postgres.database import Conn, Database, fetch_all, fetch_one
 
 MAX_GROUP_MEMBERS = 32
 
@@ -35,19 +33,20 @@ class PostgresMessageStore:
             raise Invalid("a direct conversation needs two different users")
         low, high = sorted((user_id, other_id))
 
-        def upsert(conn: psycopg.Connection) -> Conversation:
-            row = conn.execute(
+        async def upsert(conn: Conn) -> Conversation:
+            row = await fetch_one(
+                conn,
                 "INSERT INTO conversations (kind, created_by, direct_key) VALUES ('direct', %s, %s)"
                 " ON CONFLICT (direct_key) DO UPDATE SET direct_key = excluded.direct_key RETURNING id",
                 (user_id, f"{low}:{high}"),
-            ).fetchone()
+            )
             assert row is not None
-            conn.execute(
+            await conn.execute(
                 "INSERT INTO conversation_members (conversation_id, user_id) VALUES (%s, %s), (%s, %s)"
                 " ON CONFLICT DO NOTHING",
                 (row[0], low, row[0], high),
             )
-            return _conversation(conn, row[0], user_id)
+            return await _conversation(conn, row[0], user_id)
 
         return await self._db.run(upsert)
 
@@ -56,17 +55,18 @@ class PostgresMessageStore:
         if len(members) < 2 or len(members) > MAX_GROUP_MEMBERS:
             raise Invalid(f"a group has 2 to {MAX_GROUP_MEMBERS} members")
 
-        def insert(conn: psycopg.Connection) -> Conversation:
-            row = conn.execute(
+        async def insert(conn: Conn) -> Conversation:
+            row = await fetch_one(
+                conn,
                 "INSERT INTO conversations (kind, title, created_by) VALUES ('group', %s, %s) RETURNING id",
                 (title, creator_id),
-            ).fetchone()
+            )
             assert row is not None
-            conn.execute(
+            await conn.execute(
                 "INSERT INTO conversation_members (conversation_id, user_id) SELECT %s, unnest(%s::bigint[])",
                 (row[0], members),
             )
-            return _conversation(conn, row[0], creator_id)
+            return await _conversation(conn, row[0], creator_id)
 
         return await self._db.run(insert)
 
@@ -74,38 +74,40 @@ class PostgresMessageStore:
         return await self._db.query(lambda conn: _conversation(conn, conversation_id, user_id))
 
     async def conversations(self, user_id: int, limit: int = 50) -> list[Conversation]:
-        def select(conn: psycopg.Connection) -> list[Conversation]:
-            rows = conn.execute(
+        async def select(conn: Conn) -> list[Conversation]:
+            rows = await fetch_all(
+                conn,
                 f"{_CONVERSATION} JOIN conversation_members me ON me.conversation_id = c.id AND me.user_id = %s"
                 " ORDER BY coalesce((SELECT max(id) FROM messages WHERE conversation_id = c.id), 0) DESC, c.id DESC"
                 " LIMIT %s",
                 (user_id, limit),
-            ).fetchall()
+            )
             return [_to_conversation(r) for r in rows]
 
         return await self._db.query(select)
 
     async def summaries(self, user_id: int, conversation_ids: list[int]) -> dict[int, ConversationSummary]:
-        def select(conn: psycopg.Connection) -> dict[int, ConversationSummary]:
+        async def select(conn: Conn) -> dict[int, ConversationSummary]:
             last = {
                 row[1]: Message(*row)
-                for row in conn.execute(
+                async for row in await conn.execute(
                     f"SELECT DISTINCT ON (conversation_id) {_MESSAGE} FROM messages"
                     " WHERE conversation_id = ANY(%s) ORDER BY conversation_id, id DESC",
                     (conversation_ids,),
                 )
             }
             unread: dict[int, int] = dict(
-                conn.execute(
+                await fetch_all(
+                    conn,
                     "SELECT m.conversation_id, count(*) FROM messages m JOIN conversation_members me"
                     " ON me.conversation_id = m.conversation_id AND me.user_id = %s"
                     " WHERE m.conversation_id = ANY(%s) AND m.sender_id <> %s AND m.id > me.last_read_id"
                     " GROUP BY m.conversation_id",
                     (user_id, conversation_ids, user_id),
-                ).fetchall()
+                )
             )
             receipts: dict[int, dict[int, tuple[int, int]]] = {c: {} for c in conversation_ids}
-            for conversation_id, member_id, delivered, read in conn.execute(
+            async for conversation_id, member_id, delivered, read in await conn.execute(
                 "SELECT conversation_id, user_id, last_delivered_id, last_read_id FROM conversation_members"
                 " WHERE conversation_id = ANY(%s) AND user_id <> %s",
                 (conversation_ids, user_id),
@@ -120,19 +122,20 @@ class PostgresMessageStore:
     async def add_message(
         self, conversation_id: int, sender_id: int, text: str, *, client_key: str | None = None
     ) -> Message:
-        def insert(conn: psycopg.Connection) -> Message:
-            row = conn.execute(
+        async def insert(conn: Conn) -> Message:
+            row = await fetch_one(
+                conn,
                 f"INSERT INTO messages (conversation_id, sender_id, text) SELECT %s, %s, %s"
                 f" WHERE EXISTS (SELECT 1 FROM conversation_members WHERE conversation_id = %s AND user_id = %s)"
                 f" RETURNING {_MESSAGE}",
                 (conversation_id, sender_id, text, conversation_id, sender_id),
-            ).fetchone()
+            )
             if row is None:
                 raise NotFound(f"conversation {conversation_id}")
             return Message(*row)
 
-        def find(conn: psycopg.Connection, message_id: int) -> Message:
-            row = conn.execute(f"SELECT {_MESSAGE} FROM messages WHERE id = %s", (message_id,)).fetchone()
+        async def find(conn: Conn, message_id: int) -> Message:
+            row = await fetch_one(conn, f"SELECT {_MESSAGE} FROM messages WHERE id = %s", (message_id,))
             if row is None:
                 raise NotFound(f"message {message_id}")
             return replace(Message(*row), replayed=True)
@@ -145,13 +148,14 @@ class PostgresMessageStore:
     async def history(
         self, conversation_id: int, user_id: int, *, before_id: int | None = None, limit: int = 50
     ) -> list[Message]:
-        def select(conn: psycopg.Connection) -> list[Message]:
-            _require_member(conn, conversation_id, user_id)
-            rows = conn.execute(
+        async def select(conn: Conn) -> list[Message]:
+            await _require_member(conn, conversation_id, user_id)
+            rows = await fetch_all(
+                conn,
                 f"SELECT {_MESSAGE} FROM messages WHERE conversation_id = %s AND (%s::bigint IS NULL OR id < %s)"
                 " ORDER BY id DESC LIMIT %s",
                 (conversation_id, before_id, before_id, limit),
-            ).fetchall()
+            )
             return [Message(*r) for r in rows]
 
         return await self._db.query(select)
@@ -160,15 +164,17 @@ class PostgresMessageStore:
         # Reading implies delivery: a read mark moves the delivered mark too.
         column = "last_delivered_id" if kind == "delivered" else "last_read_id"
 
-        def update(conn: psycopg.Connection) -> bool:
-            _require_member(conn, conversation_id, user_id)
-            exists = conn.execute(
-                "SELECT 1 FROM messages WHERE id = %s AND conversation_id = %s", (message_id, conversation_id)
-            ).fetchone()
+        async def update(conn: Conn) -> bool:
+            await _require_member(conn, conversation_id, user_id)
+            exists = await fetch_one(
+                conn,
+                "SELECT 1 FROM messages WHERE id = %s AND conversation_id = %s",
+                (message_id, conversation_id),
+            )
             if exists is None:
                 raise NotFound(f"message {message_id}")
             extra = ", last_delivered_id = greatest(last_delivered_id, %(m)s)" if kind == "read" else ""
-            cur = conn.execute(
+            cur = await conn.execute(
                 f"UPDATE conversation_members SET {column} = %(m)s{extra}"
                 f" WHERE conversation_id = %(c)s AND user_id = %(u)s AND {column} < %(m)s",
                 {"m": message_id, "c": conversation_id, "u": user_id},
@@ -178,21 +184,23 @@ class PostgresMessageStore:
         return await self._db.run(update)
 
 
-def _require_member(conn: psycopg.Connection, conversation_id: int, user_id: int) -> None:
-    row = conn.execute(
+async def _require_member(conn: Conn, conversation_id: int, user_id: int) -> None:
+    row = await fetch_one(
+        conn,
         "SELECT 1 FROM conversation_members WHERE conversation_id = %s AND user_id = %s",
         (conversation_id, user_id),
-    ).fetchone()
+    )
     if row is None:
         raise NotFound(f"conversation {conversation_id}")  # not a member: as if it did not exist
 
 
-def _conversation(conn: psycopg.Connection, conversation_id: int, user_id: int) -> Conversation:
-    row = conn.execute(
+async def _conversation(conn: Conn, conversation_id: int, user_id: int) -> Conversation:
+    row = await fetch_one(
+        conn,
         f"{_CONVERSATION} JOIN conversation_members me ON me.conversation_id = c.id AND me.user_id = %s"
         " WHERE c.id = %s",
         (user_id, conversation_id),
-    ).fetchone()
+    )
     if row is None:
         raise NotFound(f"conversation {conversation_id}")
     return _to_conversation(row)

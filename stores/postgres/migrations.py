@@ -12,6 +12,7 @@ import logging
 import re
 from dataclasses import dataclass
 from importlib import resources
+from typing import Any
 
 import psycopg
 
@@ -55,7 +56,7 @@ def load_migrations() -> list[Migration]:
     return [found[v] for v in sorted(found)]
 
 
-def apply_migrations(conn: psycopg.Connection, migrations: list[Migration] | None = None) -> list[int]:
+async def apply_migrations(conn: psycopg.AsyncConnection[Any], migrations: list[Migration] | None = None) -> list[int]:
     """Apply the pending migrations over ``conn``; returns the versions this call applied.
 
     ``conn`` must be in autocommit mode (no transaction open): each migration brings its own.
@@ -64,17 +65,17 @@ def apply_migrations(conn: psycopg.Connection, migrations: list[Migration] | Non
     """
     applied: list[int] = []
     for migration in load_migrations() if migrations is None else migrations:
-        with conn.transaction():
-            conn.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATION_LOCK_KEY,))
-            conn.execute(_CREATE_TABLE)
-            done = conn.execute(
-                "SELECT 1 FROM schema_migrations WHERE version = %s", (migration.version,)
+        async with conn.transaction():
+            await conn.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATION_LOCK_KEY,))
+            await conn.execute(_CREATE_TABLE)
+            done = await (
+                await conn.execute("SELECT 1 FROM schema_migrations WHERE version = %s", (migration.version,))
             ).fetchone()
             if done is not None:
                 continue
             # As bytes: psycopg types queries as literal strings, and this one comes from a file.
-            conn.execute(migration.sql.encode())
-            conn.execute(
+            await conn.execute(migration.sql.encode())
+            await conn.execute(
                 "INSERT INTO schema_migrations (version, name) VALUES (%s, %s)",
                 (migration.version, migration.name),
             )

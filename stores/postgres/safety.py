@@ -13,10 +13,8 @@ import binascii
 from datetime import datetime
 from typing import Any, cast
 
-import psycopg
-
 from kernel.errors import Invalid, LimitReached
-from stores.postgres.database import Database
+from stores.postgres.database import Conn, Database, fetch_all, fetch_one, rowcount
 from stores.safety import (
     Action,
     Mute,
@@ -124,29 +122,32 @@ class PostgresSafetyStore:
     ) -> Report:
         key = {"reporter": reporter_id, "kind": kind, "target": target_id, "reason": reason, "note": note}
 
-        def file(conn: psycopg.Connection) -> Report:
-            conn.execute("SELECT 1 FROM users WHERE id = %s FOR NO KEY UPDATE", (reporter_id,))
-            row = conn.execute(
+        async def file(conn: Conn) -> Report:
+            await conn.execute("SELECT 1 FROM users WHERE id = %s FOR NO KEY UPDATE", (reporter_id,))
+            row = await fetch_one(
+                conn,
                 "UPDATE reports SET reason = %(reason)s, note = %(note)s, updated_at = now()"
                 " WHERE reporter_id = %(reporter)s AND target_kind = %(kind)s AND target_id = %(target)s"
                 f" AND resolution_id IS NULL RETURNING {_REPORT}",
                 key,
-            ).fetchone()
+            )
             if row is not None:
                 return _report(row, created=False)
-            count = conn.execute(
+            count = await fetch_one(
+                conn,
                 "SELECT count(*) FROM reports WHERE reporter_id = %s AND resolution_id IS NULL",
                 (reporter_id,),
-            ).fetchone()
+            )
             if count is not None and count[0] >= max_open:
                 raise LimitReached(
                     f"you have {max_open} reports waiting for a moderator; file more once they are handled"
                 )
-            row = conn.execute(
+            row = await fetch_one(
+                conn,
                 "INSERT INTO reports (reporter_id, target_kind, target_id, reason, note)"
                 f" VALUES (%(reporter)s, %(kind)s, %(target)s, %(reason)s, %(note)s) RETURNING {_REPORT}",
                 key,
-            ).fetchone()
+            )
             assert row is not None
             return _report(row, created=True)
 
@@ -155,21 +156,21 @@ class PostgresSafetyStore:
     async def queue(self, *, cursor: str | None = None, limit: int = 50) -> QueuePage:
         at, kind, target_id = _decode_cursor(cursor) if cursor is not None else (None, None, None)
 
-        def select(conn: psycopg.Connection) -> QueuePage:
-            rows = conn.execute(
-                _QUEUE, {"at": at, "kind": kind, "id": target_id, "limit": limit + 1}
-            ).fetchall()
+        async def select(conn: Conn) -> QueuePage:
+            rows = await fetch_all(
+                conn, _QUEUE, {"at": at, "kind": kind, "id": target_id, "limit": limit + 1}
+            )
             page, more = rows[:limit], len(rows) > limit
             reported = {
                 (k, t): (tuple(reasons), count, tuple(notes or ()))
-                for k, t, reasons, count, notes in conn.execute(
+                async for k, t, reasons, count, notes in await conn.execute(
                     _REPORTED, ([r[0] for r in page], [r[1] for r in page])
                 )
             }
             targets: dict[tuple[str, int], Target] = {}
             for target_kind in {r[0] for r in page}:
                 ids = [r[1] for r in page if r[0] == target_kind]
-                for found in _targets(conn, target_kind, ids).values():
+                for found in (await _targets(conn, target_kind, ids)).values():
                     targets[(target_kind, found.id)] = found
             items = [
                 QueueItem(targets[(k, t)], *reported.get((k, t), ((), 0, ())), updated_at=epoch)
@@ -185,24 +186,27 @@ class PostgresSafetyStore:
     async def resolve(
         self, moderator_id: int, kind: TargetKind, target_id: int, action: Action, note: str
     ) -> Resolution:
-        def decide(conn: psycopg.Connection) -> Resolution:
-            row = conn.execute(
+        async def decide(conn: Conn) -> Resolution:
+            row = await fetch_one(
+                conn,
                 "INSERT INTO moderation_resolutions (target_kind, target_id, moderator_id, action, note,"
                 " reports_closed) VALUES (%s, %s, %s, %s, %s, 0) RETURNING id",
                 (kind, target_id, moderator_id, action, note),
-            ).fetchone()
+            )
             assert row is not None
-            closed = conn.execute(
+            closed = await rowcount(
+                conn,
                 "UPDATE reports SET resolution_id = %s"
                 " WHERE target_kind = %s AND target_id = %s AND resolution_id IS NULL",
                 (row[0], kind, target_id),
-            ).rowcount
+            )
             if kind != "user":
-                _apply(conn, kind, target_id, action)
-            resolved = conn.execute(
+                await _apply(conn, kind, target_id, action)
+            resolved = await fetch_one(
+                conn,
                 f"UPDATE moderation_resolutions SET reports_closed = %s WHERE id = %s RETURNING {_RESOLUTION}",
                 (closed, row[0]),
-            ).fetchone()
+            )
             assert resolved is not None
             return Resolution(*resolved)
 
@@ -210,12 +214,14 @@ class PostgresSafetyStore:
 
     # --- mutes --------------------------------------------------------------------------
     async def mute(self, muter_id: int, muted_id: int, *, duration_s: float | None) -> tuple[Mute, bool]:
-        def upsert(conn: psycopg.Connection) -> tuple[Mute, bool]:
-            before = conn.execute(
+        async def upsert(conn: Conn) -> tuple[Mute, bool]:
+            before = await fetch_one(
+                conn,
                 f"SELECT {_IN_FORCE} FROM mutes WHERE muter_id = %s AND muted_id = %s FOR UPDATE",
                 (muter_id, muted_id),
-            ).fetchone()
-            row = conn.execute(
+            )
+            row = await fetch_one(
+                conn,
                 "INSERT INTO mutes (muter_id, muted_id, expires_at)"
                 " VALUES (%s, %s, now() + make_interval(secs => %s))"
                 " ON CONFLICT (muter_id, muted_id) DO UPDATE SET expires_at = excluded.expires_at,"
@@ -223,7 +229,7 @@ class PostgresSafetyStore:
                 "                THEN mutes.created_at ELSE now() END"
                 f" RETURNING {_MUTE}",
                 (muter_id, muted_id, duration_s),
-            ).fetchone()
+            )
             assert row is not None
             return Mute(*row), not (before is not None and before[0])
 
@@ -231,10 +237,11 @@ class PostgresSafetyStore:
 
     async def unmute(self, muter_id: int, muted_id: int) -> bool:
         row = await self._db.query(
-            lambda conn: conn.execute(
+            lambda conn: fetch_one(
+                conn,
                 f"DELETE FROM mutes WHERE muter_id = %s AND muted_id = %s RETURNING {_IN_FORCE}",
                 (muter_id, muted_id),
-            ).fetchone()
+            )
         )
         return bool(row and row[0])
 
@@ -262,7 +269,7 @@ class PostgresSafetyStore:
         return MutePage([Mute(*row[:3]) for row in page], next_cursor)
 
     async def _rows(self, query: str, params: tuple[Any, ...] | dict[str, Any]) -> list[tuple[Any, ...]]:
-        return await self._db.query(lambda conn: conn.execute(query, params).fetchall())
+        return await self._db.query(lambda conn: fetch_all(conn, query, params))
 
 
 def _report(row: tuple[Any, ...], *, created: bool) -> Report:
@@ -270,9 +277,9 @@ def _report(row: tuple[Any, ...], *, created: bool) -> Report:
     return Report(report_id, reporter_id, kind, target_id, reason, note, created_at, updated_at, created)
 
 
-def _targets(conn: psycopg.Connection, kind: TargetKind | str, ids: list[int]) -> dict[int, Target]:
+async def _targets(conn: Conn, kind: TargetKind | str, ids: list[int]) -> dict[int, Target]:
     found: dict[int, Target] = {}
-    for row in conn.execute(_TARGETS[cast(TargetKind, kind)], (ids,)).fetchall():
+    for row in await fetch_all(conn, _TARGETS[cast(TargetKind, kind)], (ids,)):
         (target_id, author_id, username, text, warning, media_ids, post_id, conversation_id) = row[:8]
         removed, flagged, score = row[8:]
         found[target_id] = Target(
@@ -292,21 +299,21 @@ def _targets(conn: psycopg.Connection, kind: TargetKind | str, ids: list[int]) -
     return found
 
 
-def _apply(conn: psycopg.Connection, kind: TargetKind, target_id: int, action: Action) -> None:
+async def _apply(conn: Conn, kind: TargetKind, target_id: int, action: Action) -> None:
     """What a decision does to a text: ``hide`` flags it for everyone, ``dismiss`` clears a flag
     (the classifier was wrong), ``remove`` deletes a comment (posts: see ``resolve``)."""
     if action == "hide":
-        conn.execute(
+        await conn.execute(
             "INSERT INTO text_verdicts (kind, object_id, score, flagged) VALUES (%s, %s, 1, true)"
             " ON CONFLICT (kind, object_id) DO UPDATE SET flagged = true",
             (kind, target_id),
         )
     elif action == "dismiss":
-        conn.execute(
+        await conn.execute(
             "UPDATE text_verdicts SET flagged = false WHERE kind = %s AND object_id = %s", (kind, target_id)
         )
     elif kind == "comment":
-        conn.execute(
+        await conn.execute(
             "WITH removed AS (UPDATE comments SET deleted_at = now() WHERE id = %s AND deleted_at IS NULL"
             " RETURNING post_id)"
             " UPDATE posts SET comment_count = comment_count - 1 WHERE id IN (SELECT post_id FROM removed)",

@@ -22,12 +22,11 @@ from dataclasses import replace
 from datetime import datetime
 from typing import Any, TypeVar
 
-import psycopg
 from psycopg.rows import class_row
 
 from kernel.errors import Blocked, Forbidden, Invalid, NotFound
 from stores.postgres.client_keys import once
-from stores.postgres.database import Database
+from stores.postgres.database import Conn, Database, fetch_all, fetch_one
 from stores.social import UNCHANGED, Comment, Post, Profile, Unchanged, UserPage
 
 T = TypeVar("T")
@@ -59,9 +58,10 @@ class PostgresSocialStore:
 
     # --- profiles ----------------------------------------------------------------------
     async def get_profile(self, user_id: int) -> Profile | None:
-        def select(conn: psycopg.Connection) -> Profile | None:
+        async def select(conn: Conn) -> Profile | None:
             cur = conn.cursor(row_factory=class_row(Profile))
-            return cur.execute(f"SELECT {_PROFILE} FROM users WHERE id = %s", (user_id,)).fetchone()
+            await cur.execute(f"SELECT {_PROFILE} FROM users WHERE id = %s", (user_id,))
+            return await cur.fetchone()
 
         return await self._db.query(select)
 
@@ -73,20 +73,23 @@ class PostgresSocialStore:
         bio: str | None = None,
         avatar_media_id: int | None = None,
     ) -> Profile:
-        def update(conn: psycopg.Connection) -> Profile:
+        async def update(conn: Conn) -> Profile:
             replaced = None
             if avatar_media_id is not None:
-                _require_attachable(conn, user_id, (avatar_media_id,), kinds=("image",))
-                old = conn.execute("SELECT avatar_media_id FROM users WHERE id = %s FOR UPDATE", (user_id,))
-                replaced = _found(old.fetchone(), f"user {user_id}")[0]
+                await _require_attachable(conn, user_id, (avatar_media_id,), kinds=("image",))
+                old = await conn.execute(
+                    "SELECT avatar_media_id FROM users WHERE id = %s FOR UPDATE", (user_id,)
+                )
+                replaced = _found(await old.fetchone(), f"user {user_id}")[0]
             cur = conn.cursor(row_factory=class_row(Profile))
-            row = cur.execute(
+            await cur.execute(
                 "UPDATE users SET display_name = coalesce(%s, display_name), bio = coalesce(%s, bio),"
                 f" avatar_media_id = coalesce(%s, avatar_media_id) WHERE id = %s RETURNING {_PROFILE}",
                 (display_name, bio, avatar_media_id, user_id),
-            ).fetchone()
+            )
+            row = await cur.fetchone()
             if replaced is not None and replaced != avatar_media_id:
-                _release_media(conn, (replaced,))
+                await _release_media(conn, (replaced,))
             return _found(row, f"user {user_id}")
 
         return await self._db.run(update)
@@ -96,12 +99,12 @@ class PostgresSocialStore:
         if follower_id == followee_id:
             raise Invalid("a user cannot follow themselves")
 
-        def insert(conn: psycopg.Connection) -> bool:
-            if not _lock_pair(conn, follower_id, followee_id):
+        async def insert(conn: Conn) -> bool:
+            if not await _lock_pair(conn, follower_id, followee_id):
                 raise NotFound("no such user")
-            if _blocked_between(conn, follower_id, followee_id):
+            if await _blocked_between(conn, follower_id, followee_id):
                 raise Blocked("no such user")  # the same words: a block is not revealed
-            return _changed(
+            return await _changed(
                 conn,
                 "INSERT INTO follows (follower_id, followee_id) VALUES (%s, %s)"
                 " ON CONFLICT DO NOTHING RETURNING follower_id, followee_id",
@@ -112,9 +115,9 @@ class PostgresSocialStore:
         return await self._db.run(insert)
 
     async def unfollow(self, follower_id: int, followee_id: int) -> bool:
-        def delete(conn: psycopg.Connection) -> bool:
-            _lock_pair(conn, follower_id, followee_id)
-            return _changed(
+        async def delete(conn: Conn) -> bool:
+            await _lock_pair(conn, follower_id, followee_id)
+            return await _changed(
                 conn,
                 "DELETE FROM follows WHERE follower_id = %s AND followee_id = %s"
                 " RETURNING follower_id, followee_id",
@@ -128,17 +131,17 @@ class PostgresSocialStore:
         if blocker_id == blocked_id:
             raise Invalid("a user cannot block themselves")
 
-        def insert(conn: psycopg.Connection) -> bool:
-            if not _lock_pair(conn, blocker_id, blocked_id):
+        async def insert(conn: Conn) -> bool:
+            if not await _lock_pair(conn, blocker_id, blocked_id):
                 raise NotFound(f"user {blocker_id} or {blocked_id}")
-            _changed(
+            await _changed(
                 conn,
                 "DELETE FROM follows WHERE (follower_id, followee_id) IN ((%(a)s, %(b)s), (%(b)s, %(a)s))"
                 " RETURNING follower_id, followee_id",
                 {"a": blocker_id, "b": blocked_id},
                 _COUNT_FOLLOWS.format(sign="-"),
             )
-            cur = conn.execute(
+            cur = await conn.execute(
                 "INSERT INTO blocks (blocker_id, blocked_id) VALUES (%s, %s) ON CONFLICT DO NOTHING",
                 (blocker_id, blocked_id),
             )
@@ -147,9 +150,9 @@ class PostgresSocialStore:
         return await self._db.run(insert)
 
     async def unblock(self, blocker_id: int, blocked_id: int) -> bool:
-        def delete(conn: psycopg.Connection) -> bool:
-            _lock_pair(conn, blocker_id, blocked_id)
-            cur = conn.execute(
+        async def delete(conn: Conn) -> bool:
+            await _lock_pair(conn, blocker_id, blocked_id)
+            cur = await conn.execute(
                 "DELETE FROM blocks WHERE blocker_id = %s AND blocked_id = %s", (blocker_id, blocked_id)
             )
             return cur.rowcount == 1
@@ -234,9 +237,10 @@ class PostgresSocialStore:
         client_key: str | None = None,
         content_warning: str | None = None,
     ) -> Post:
-        def insert(conn: psycopg.Connection) -> Post:
-            _require_attachable(conn, author_id, media_ids, kinds=("image", "video"))
-            row = conn.execute(
+        async def insert(conn: Conn) -> Post:
+            await _require_attachable(conn, author_id, media_ids, kinds=("image", "video"))
+            row = await fetch_one(
+                conn,
                 "WITH created AS ("
                 "  INSERT INTO posts (author_id, text, media_ids, reply_to, content_warning)"
                 "  SELECT %(author)s, %(text)s, %(media)s, %(reply_to)s, %(warning)s"
@@ -253,13 +257,13 @@ class PostgresSocialStore:
                     "reply_to": reply_to,
                     "warning": content_warning,
                 },
-            ).fetchone()
+            )
             return _post(_found(row, f"post {reply_to} to reply to"))
 
-        def find(conn: psycopg.Connection, post_id: int) -> Post:
-            row = conn.execute(
-                f"SELECT {_POST} FROM posts WHERE id = %s AND deleted_at IS NULL", (post_id,)
-            ).fetchone()
+        async def find(conn: Conn, post_id: int) -> Post:
+            row = await fetch_one(
+                conn, f"SELECT {_POST} FROM posts WHERE id = %s AND deleted_at IS NULL", (post_id,)
+            )
             return replace(_post(_found(row, f"post {post_id}")), replayed=True)
 
         request = ["post", text, list(media_ids), reply_to]
@@ -281,28 +285,30 @@ class PostgresSocialStore:
         keep = content_warning is UNCHANGED
         warning = None if content_warning is UNCHANGED else content_warning
 
-        def update(conn: psycopg.Connection) -> Post:
-            _lock_own_post(conn, post_id, author_id)
-            row = conn.execute(
+        async def update(conn: Conn) -> Post:
+            await _lock_own_post(conn, post_id, author_id)
+            row = await fetch_one(
+                conn,
                 # Alignment and indexing were of the old text: unset until the indexer redoes them
                 # (the backfill finds the post again if its queued re-indexing is dropped).
                 "UPDATE posts SET text = %s, edited_at = now(), alignment = NULL, indexed_at = NULL,"
                 " content_warning = CASE WHEN %s THEN content_warning ELSE %s END"
                 f" WHERE id = %s RETURNING {_POST}",
                 (text, keep, warning, post_id),
-            ).fetchone()
+            )
             return _post(_found(row, f"post {post_id}"))
 
         return await self._db.run(update)
 
     async def delete_post(self, post_id: int, author_id: int) -> None:
-        def update(conn: psycopg.Connection) -> None:
-            _lock_own_post(conn, post_id, author_id)
-            deleted = conn.execute(
-                "UPDATE posts SET deleted_at = now() WHERE id = %s RETURNING media_ids", (post_id,)
-            ).fetchone()
-            _release_media(conn, _found(deleted, f"post {post_id}")[0])  # media before users, as create_post
-            conn.execute("UPDATE users SET post_count = post_count - 1 WHERE id = %s", (author_id,))
+        async def update(conn: Conn) -> None:
+            await _lock_own_post(conn, post_id, author_id)
+            deleted = await fetch_one(
+                conn, "UPDATE posts SET deleted_at = now() WHERE id = %s RETURNING media_ids", (post_id,)
+            )
+            # media before users, as create_post
+            await _release_media(conn, _found(deleted, f"post {post_id}")[0])
+            await conn.execute("UPDATE users SET post_count = post_count - 1 WHERE id = %s", (author_id,))
 
         await self._db.run(update)
 
@@ -318,13 +324,13 @@ class PostgresSocialStore:
 
     # --- likes and comments -----------------------------------------------------------
     async def like(self, user_id: int, post_id: int) -> bool:
-        def insert(conn: psycopg.Connection) -> bool:
-            visible = conn.execute(
-                "SELECT 1 FROM posts WHERE id = %s AND deleted_at IS NULL", (post_id,)
-            ).fetchone()
+        async def insert(conn: Conn) -> bool:
+            visible = await fetch_one(
+                conn, "SELECT 1 FROM posts WHERE id = %s AND deleted_at IS NULL", (post_id,)
+            )
             if visible is None:
                 raise NotFound(f"post {post_id}")
-            return _changed(
+            return await _changed(
                 conn,
                 "INSERT INTO likes (post_id, user_id) VALUES (%s, %s) ON CONFLICT DO NOTHING RETURNING post_id",
                 (post_id, user_id),
@@ -346,9 +352,9 @@ class PostgresSocialStore:
     async def add_comment(
         self, post_id: int, author_id: int, text: str, reply_to: int | None, *, client_key: str | None = None
     ) -> Comment:
-        def insert(conn: psycopg.Connection) -> Comment:
+        async def insert(conn: Conn) -> Comment:
             cur = conn.cursor(row_factory=class_row(Comment))
-            row = cur.execute(
+            await cur.execute(
                 "WITH created AS ("
                 "  INSERT INTO comments (post_id, author_id, reply_to, text)"
                 "  SELECT id, %(author)s, %(reply_to)s, %(text)s FROM posts"
@@ -359,14 +365,16 @@ class PostgresSocialStore:
                 "  UPDATE posts SET comment_count = comment_count + 1 WHERE id IN (SELECT post_id FROM created)"
                 ") SELECT * FROM created",
                 {"post": post_id, "author": author_id, "reply_to": reply_to, "text": text},
-            ).fetchone()
+            )
+            row = await cur.fetchone()
             return _found(row, f"post {post_id} or comment {reply_to} on it")
 
-        def find(conn: psycopg.Connection, comment_id: int) -> Comment:
+        async def find(conn: Conn, comment_id: int) -> Comment:
             cur = conn.cursor(row_factory=class_row(Comment))
-            row = cur.execute(
+            await cur.execute(
                 f"SELECT {_COMMENT} FROM comments WHERE id = %s AND deleted_at IS NULL", (comment_id,)
-            ).fetchone()
+            )
+            row = await cur.fetchone()
             return replace(_found(row, f"comment {comment_id}"), replayed=True)
 
         request = ["comment", post_id, text, reply_to]
@@ -375,55 +383,55 @@ class PostgresSocialStore:
         )
 
     async def comments(self, post_id: int, *, after_id: int | None = None, limit: int = 50) -> list[Comment]:
-        def select(conn: psycopg.Connection) -> list[Comment]:
+        async def select(conn: Conn) -> list[Comment]:
             cur = conn.cursor(row_factory=class_row(Comment))
-            return cur.execute(
+            await cur.execute(
                 f"SELECT {_COMMENT} FROM comments c WHERE post_id = %s AND deleted_at IS NULL AND id > %s"
                 " AND EXISTS (SELECT 1 FROM posts p WHERE p.id = c.post_id AND p.deleted_at IS NULL)"
                 " ORDER BY id LIMIT %s",
                 (post_id, after_id or 0, limit),
-            ).fetchall()
+            )
+            return await cur.fetchall()
 
         return await self._db.query(select)
 
     # --- plumbing ----------------------------------------------------------------------
     async def _rows(self, query: str, params: Sequence[Any] | dict[str, Any]) -> list[tuple[Any, ...]]:
         """A read-only query's rows (safe to retry)."""
-        return await self._db.query(lambda conn: conn.execute(query, params).fetchall())
+        return await self._db.query(lambda conn: fetch_all(conn, query, params))
 
 
-def _lock_pair(conn: psycopg.Connection, a: int, b: int) -> bool:
+async def _lock_pair(conn: Conn, a: int, b: int) -> bool:
     """Lock both users' rows, lowest id first (see the module docstring); False if one is missing."""
-    rows = conn.execute(
-        "SELECT id FROM users WHERE id IN (%s, %s) ORDER BY id FOR NO KEY UPDATE", (a, b)
-    ).fetchall()
+    rows = await fetch_all(
+        conn, "SELECT id FROM users WHERE id IN (%s, %s) ORDER BY id FOR NO KEY UPDATE", (a, b)
+    )
     return len(rows) == 2
 
 
-def _blocked_between(conn: psycopg.Connection, a: int, b: int) -> bool:
-    row = conn.execute(
+async def _blocked_between(conn: Conn, a: int, b: int) -> bool:
+    row = await fetch_one(
+        conn,
         "SELECT EXISTS (SELECT 1 FROM blocks WHERE (blocker_id, blocked_id) IN ((%(a)s, %(b)s), (%(b)s, %(a)s)))",
         {"a": a, "b": b},
-    ).fetchone()
+    )
     return bool(_found(row, "EXISTS")[0])
 
 
-def _changed(
-    conn: psycopg.Connection, change: str, params: Sequence[Any] | dict[str, Any], count: str
-) -> bool:
+async def _changed(conn: Conn, change: str, params: Sequence[Any] | dict[str, Any], count: str) -> bool:
     """Run ``change`` (an INSERT/DELETE … RETURNING) as the CTE ``changed`` and ``count`` (the
     counter UPDATE reading it) in the same statement; True if a row changed."""
-    row = conn.execute(
-        f"WITH changed AS ({change}), counted AS ({count}) SELECT count(*) FROM changed", params
-    ).fetchone()
+    row = await fetch_one(
+        conn, f"WITH changed AS ({change}), counted AS ({count}) SELECT count(*) FROM changed", params
+    )
     return _found(row, "count")[0] > 0
 
 
-def _lock_own_post(conn: psycopg.Connection, post_id: int, author_id: int) -> None:
+async def _lock_own_post(conn: Conn, post_id: int, author_id: int) -> None:
     """Lock an undeleted post for a change by ``author_id``; raise NotFound or Forbidden."""
-    row = conn.execute(
-        "SELECT author_id FROM posts WHERE id = %s AND deleted_at IS NULL FOR UPDATE", (post_id,)
-    ).fetchone()
+    row = await fetch_one(
+        conn, "SELECT author_id FROM posts WHERE id = %s AND deleted_at IS NULL FOR UPDATE", (post_id,)
+    )
     if row is None:
         raise NotFound(f"post {post_id}")
     if row[0] != author_id:
@@ -459,8 +467,8 @@ def _found(row: T | None, what: str) -> T:
     return row
 
 
-def _require_attachable(
-    conn: psycopg.Connection, owner_id: int, media_ids: Sequence[int], *, kinds: tuple[str, ...]
+async def _require_attachable(
+    conn: Conn, owner_id: int, media_ids: Sequence[int], *, kinds: tuple[str, ...]
 ) -> None:
     """Media may be shown on a post or as an avatar only by its owner, and only once processed.
 
@@ -474,11 +482,12 @@ def _require_attachable(
         raise Invalid("a media item is attached twice")
     if not media_ids:
         return
-    rows = conn.execute(
+    rows = await fetch_all(
+        conn,
         "SELECT id, state, kind, attached_at IS NULL FROM media"
         " WHERE id = ANY(%s) AND owner_id = %s AND state <> 'removed' ORDER BY id FOR NO KEY UPDATE",
         (list(media_ids), owner_id),
-    ).fetchall()
+    )
     found = {media_id: (state, kind) for media_id, state, kind, _ in rows}
     for media_id in media_ids:
         if media_id not in found:
@@ -490,10 +499,10 @@ def _require_attachable(
             raise Invalid(f"media {media_id} is a {kind}; only {' or '.join(kinds)} here")
     first_attached = [media_id for media_id, _, _, never in rows if never]
     if first_attached:
-        conn.execute("UPDATE media SET attached_at = now() WHERE id = ANY(%s)", (first_attached,))
+        await conn.execute("UPDATE media SET attached_at = now() WHERE id = ANY(%s)", (first_attached,))
 
 
-def _release_media(conn: psycopg.Connection, media_ids: Sequence[int]) -> None:
+async def _release_media(conn: Conn, media_ids: Sequence[int]) -> None:
     """Remove those of ``media_ids`` (just detached: a deleted post's, a replaced avatar) that no
     live post and no avatar shows any more.
 
@@ -505,8 +514,8 @@ def _release_media(conn: psycopg.Connection, media_ids: Sequence[int]) -> None:
     """
     if not media_ids:
         return
-    conn.execute("SELECT 1 FROM media WHERE id = ANY(%s) ORDER BY id FOR UPDATE", (list(media_ids),))
-    conn.execute(
+    await conn.execute("SELECT 1 FROM media WHERE id = ANY(%s) ORDER BY id FOR UPDATE", (list(media_ids),))
+    await conn.execute(
         "UPDATE media m SET state = 'removed', updated_at = now() WHERE id = ANY(%s) AND state = 'ready'"
         " AND NOT EXISTS (SELECT 1 FROM posts p WHERE p.media_ids @> ARRAY[m.id] AND p.deleted_at IS NULL)"
         " AND NOT EXISTS (SELECT 1 FROM users u WHERE u.avatar_media_id = m.id)",

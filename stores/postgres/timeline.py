@@ -17,9 +17,8 @@ from collections.abc import Sequence
 from typing import Any
 
 import msgpack
-import psycopg
 
-from stores.postgres.database import Database
+from stores.postgres.database import Conn, Database, fetch_all, fetch_one
 from stores.timeline import STREAMS, Entry
 
 BATCH_USERS = 5000
@@ -55,11 +54,11 @@ class PostgresTimelineStore:
         users = sorted(set(user_ids))
         params = {"stream": stream, "type": type, "body": msgpack.packb(body)}
 
-        def insert(conn: psycopg.Connection) -> list[tuple[int, int]]:
+        async def insert(conn: Conn) -> list[tuple[int, int]]:
             allocated: list[tuple[int, int]] = []
             for start in range(0, len(users), BATCH_USERS):
-                rows = conn.execute(_APPEND, {**params, "users": users[start : start + BATCH_USERS]})
-                allocated.extend(sorted(rows.fetchall()))
+                rows = await conn.execute(_APPEND, {**params, "users": users[start : start + BATCH_USERS]})
+                allocated.extend(sorted(await rows.fetchall()))
             return allocated
 
         return await self._db.run(insert)
@@ -76,10 +75,10 @@ class PostgresTimelineStore:
     async def head(self, user_id: int, stream: str) -> int:
         _check_stream(stream)
 
-        def select(conn: psycopg.Connection) -> int:
-            row = conn.execute(
-                "SELECT seq FROM stream_heads WHERE user_id = %s AND stream = %s", (user_id, stream)
-            ).fetchone()
+        async def select(conn: Conn) -> int:
+            row = await fetch_one(
+                conn, "SELECT seq FROM stream_heads WHERE user_id = %s AND stream = %s", (user_id, stream)
+            )
             return 0 if row is None else row[0]
 
         return await self._db.query(select)
@@ -89,12 +88,13 @@ class PostgresTimelineStore:
     ) -> list[Entry]:
         _check_stream(stream)
 
-        def select(conn: psycopg.Connection) -> list[Entry]:
-            rows = conn.execute(
+        async def select(conn: Conn) -> list[Entry]:
+            rows = await fetch_all(
+                conn,
                 f"SELECT {_ENTRY} FROM stream_entries WHERE user_id = %s AND stream = %s AND {seq_range}"
                 " LIMIT %s",
                 (user_id, stream, bound, limit),
-            ).fetchall()
+            )
             return [
                 Entry(user_id, stream, seq, type_, msgpack.unpackb(body), created_at)
                 for seq, type_, body, created_at in rows

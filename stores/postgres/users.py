@@ -4,10 +4,9 @@ from __future__ import annotations
 
 from typing import TypeVar
 
-import psycopg
 from psycopg.rows import class_row
 
-from stores.postgres.database import Database
+from stores.postgres.database import Conn, Database, fetch_all, fetch_one
 from stores.users import TokenRecord, User, normalize_username
 
 R = TypeVar("R")
@@ -22,14 +21,14 @@ class PostgresUserStore:
     async def create_user(self, username: str, display_name: str, password_hash: str) -> User:
         name = normalize_username(username)
 
-        def insert(conn: psycopg.Connection) -> User:
+        async def insert(conn: Conn) -> User:
             cur = conn.cursor(row_factory=class_row(User))
-            cur.execute(
+            await cur.execute(
                 f"INSERT INTO users (username, display_name, password_hash) VALUES (%s, %s, %s)"
                 f" RETURNING {_USER_COLUMNS}",
                 (name, display_name, password_hash),
             )
-            return _one(cur.fetchone())
+            return _one(await cur.fetchone())
 
         return await self._db.run(insert)
 
@@ -44,21 +43,22 @@ class PostgresUserStore:
         return await self._fetch_user("username = %s", name)
 
     async def _fetch_user(self, where: str, value: object) -> User | None:
-        def select(conn: psycopg.Connection) -> User | None:
+        async def select(conn: Conn) -> User | None:
             cur = conn.cursor(row_factory=class_row(User))
-            return cur.execute(f"SELECT {_USER_COLUMNS} FROM users WHERE {where}", (value,)).fetchone()
+            await cur.execute(f"SELECT {_USER_COLUMNS} FROM users WHERE {where}", (value,))
+            return await cur.fetchone()
 
         return await self._db.query(select)
 
     async def is_moderator(self, user_id: int) -> bool:
         row = await self._db.query(
-            lambda conn: conn.execute("SELECT moderator FROM users WHERE id = %s", (user_id,)).fetchone()
+            lambda conn: fetch_one(conn, "SELECT moderator FROM users WHERE id = %s", (user_id,))
         )
         return row is not None and bool(row[0])
 
     async def set_moderator(self, user_id: int, moderator: bool) -> bool:
-        def update(conn: psycopg.Connection) -> bool:
-            cur = conn.execute(
+        async def update(conn: Conn) -> bool:
+            cur = await conn.execute(
                 "UPDATE users SET moderator = %s WHERE id = %s AND moderator <> %s",
                 (moderator, user_id, moderator),
             )
@@ -67,30 +67,32 @@ class PostgresUserStore:
         return await self._db.run(update)
 
     async def create_token(self, user_id: int, token_hash: bytes, expires_at: float) -> int:
-        def insert(conn: psycopg.Connection) -> int:
-            row = conn.execute(
+        async def insert(conn: Conn) -> int:
+            row = await fetch_one(
+                conn,
                 "INSERT INTO auth_tokens (user_id, token_hash, expires_at)"
                 " VALUES (%s, %s, to_timestamp(%s)) RETURNING id",
                 (user_id, token_hash, expires_at),
-            ).fetchone()
+            )
             return _one(row)[0]
 
         return await self._db.run(insert)
 
     async def get_token(self, token_hash: bytes) -> TokenRecord | None:
-        def select(conn: psycopg.Connection) -> TokenRecord | None:
+        async def select(conn: Conn) -> TokenRecord | None:
             cur = conn.cursor(row_factory=class_row(TokenRecord))
-            return cur.execute(
+            await cur.execute(
                 "SELECT id, user_id, extract(epoch FROM expires_at)::float8 AS expires_at,"
                 " revoked_at IS NOT NULL AS revoked FROM auth_tokens WHERE token_hash = %s",
                 (token_hash,),
-            ).fetchone()
+            )
+            return await cur.fetchone()
 
         return await self._db.query(select)
 
     async def revoke_token(self, token_hash: bytes) -> int:
-        def update(conn: psycopg.Connection) -> int:
-            cur = conn.execute(
+        async def update(conn: Conn) -> int:
+            cur = await conn.execute(
                 "UPDATE auth_tokens SET revoked_at = now() WHERE token_hash = %s AND revoked_at IS NULL",
                 (token_hash,),
             )
@@ -99,12 +101,13 @@ class PostgresUserStore:
         return await self._db.run(update)
 
     async def revoke_user_tokens(self, user_id: int) -> list[int]:
-        def update(conn: psycopg.Connection) -> list[int]:
-            rows = conn.execute(
+        async def update(conn: Conn) -> list[int]:
+            rows = await fetch_all(
+                conn,
                 "UPDATE auth_tokens SET revoked_at = now() WHERE user_id = %s AND revoked_at IS NULL"
                 " RETURNING id",
                 (user_id,),
-            ).fetchall()
+            )
             return sorted(row[0] for row in rows)
 
         return await self._db.run(update)

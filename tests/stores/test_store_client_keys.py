@@ -5,14 +5,13 @@ from __future__ import annotations
 import uuid
 from collections.abc import Awaitable, Callable
 
-import psycopg
 import pytest
 import trio
 
 from kernel.errors import Conflict, Invalid, NotFound
 from protocol.client_keys import CLIENT_KEY_TTL_S
 from stores.postgres.client_keys import SWEEP_BATCH
-from stores.postgres.database import Database
+from stores.postgres.database import Conn, Database, fetch_one
 from stores.postgres.messaging import PostgresMessageStore
 from stores.postgres.social import PostgresSocialStore
 
@@ -30,7 +29,7 @@ def key() -> str:
 
 
 async def _scalar(db: Database, sql: str, *params: object) -> int:
-    row = await db.query(lambda conn: conn.execute(sql, params).fetchone())
+    row = await db.query(lambda conn: fetch_one(conn, sql, params))
     assert row is not None
     value: int = row[0]
     return value
@@ -39,8 +38,8 @@ async def _scalar(db: Database, sql: str, *params: object) -> int:
 async def _age_keys(db: Database, user_id: int, seconds: float) -> None:
     """Make ``user_id``'s keys look ``seconds`` old."""
 
-    def update(conn: psycopg.Connection) -> None:
-        conn.execute(
+    async def update(conn: Conn) -> None:
+        await conn.execute(
             "UPDATE client_keys SET created_at = now() - make_interval(secs => %s) WHERE user_id = %s",
             (seconds, user_id),
         )

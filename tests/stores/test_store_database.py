@@ -9,18 +9,18 @@ import pytest
 import trio
 
 from kernel.errors import StoreUnavailable
-from stores.postgres.database import Database, open_database
+from stores.postgres.database import Conn, Database, fetch_one, open_database
 
 
-def _backend_pid(conn: psycopg.Connection) -> int:
-    row = conn.execute("SELECT pg_backend_pid()").fetchone()
+async def _backend_pid(conn: Conn) -> int:
+    row = await fetch_one(conn, "SELECT pg_backend_pid()")
     assert row is not None
     return row[0]
 
 
 async def test_run_rolls_back_when_the_function_raises(db: Database) -> None:
-    def insert_then_fail(conn: psycopg.Connection) -> None:
-        conn.execute(
+    async def insert_then_fail(conn: Conn) -> None:
+        await conn.execute(
             "INSERT INTO users (username, display_name, password_hash) VALUES ('rolled_back', 'x', 'x')"
         )
         raise RuntimeError("boom")
@@ -28,7 +28,7 @@ async def test_run_rolls_back_when_the_function_raises(db: Database) -> None:
     with pytest.raises(RuntimeError):
         await db.run(insert_then_fail)
     count = await db.run(
-        lambda conn: conn.execute("SELECT count(*) FROM users WHERE username = 'rolled_back'").fetchone()
+        lambda conn: fetch_one(conn, "SELECT count(*) FROM users WHERE username = 'rolled_back'")
     )
     assert count == (0,)
 
@@ -36,15 +36,18 @@ async def test_run_rolls_back_when_the_function_raises(db: Database) -> None:
 async def test_connections_dropped_by_the_server_are_replaced(db: Database, pg_admin_dsn: str) -> None:
     old_pids: set[int] = set()
 
-    def busy_backend_pid(conn: psycopg.Connection) -> None:
-        conn.execute("SELECT pg_sleep(0.05)")  # hold the connection so the others open more
-        old_pids.add(_backend_pid(conn))
+    async def busy_backend_pid(conn: Conn) -> None:
+        await conn.execute("SELECT pg_sleep(0.05)")  # hold the connection so the others open more
+        old_pids.add(await _backend_pid(conn))
+
+    async def dbname_of(conn: Conn) -> str:
+        return conn.info.dbname
 
     async with trio.open_nursery() as nursery:
         for _ in range(4):
             nursery.start_soon(db.run, busy_backend_pid)
     assert len(old_pids) == 4, "the pool holds four connections, all about to be dropped"
-    dbname = await db.run(lambda conn: conn.info.dbname)
+    dbname = await db.run(dbname_of)
     with psycopg.connect(pg_admin_dsn, autocommit=True) as admin:
         # The timeout argument makes the call wait until the backends are really gone.
         admin.execute(
@@ -60,11 +63,11 @@ async def test_connections_dropped_by_the_server_are_replaced(db: Database, pg_a
 async def test_a_query_is_retried_after_a_connection_failure(db: Database) -> None:
     calls = 0
 
-    def dies_first_time(conn: psycopg.Connection) -> int:
+    async def dies_first_time(conn: Conn) -> int:
         nonlocal calls
         calls += 1
         if calls == 1:
-            conn.execute("SELECT pg_terminate_backend(pg_backend_pid())")
+            await conn.execute("SELECT pg_terminate_backend(pg_backend_pid())")
         return calls
 
     assert await db.query(dies_first_time) == 2
@@ -73,10 +76,10 @@ async def test_a_query_is_retried_after_a_connection_failure(db: Database) -> No
 async def test_a_transaction_that_failed_after_begin_is_not_retried(db: Database) -> None:
     calls = 0
 
-    def dies(conn: psycopg.Connection) -> None:
+    async def dies(conn: Conn) -> None:
         nonlocal calls
         calls += 1
-        conn.execute("SELECT pg_terminate_backend(pg_backend_pid())")
+        await conn.execute("SELECT pg_terminate_backend(pg_backend_pid())")
 
     with pytest.raises(StoreUnavailable):
         await db.run(dies)

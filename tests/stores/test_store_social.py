@@ -5,12 +5,11 @@ from __future__ import annotations
 import uuid
 from collections.abc import Awaitable, Callable
 
-import psycopg
 import pytest
 import trio
 
 from kernel.errors import Blocked, Forbidden, Invalid, NotFound
-from stores.postgres.database import Database
+from stores.postgres.database import Conn, Database, fetch_one
 from stores.postgres.social import PostgresSocialStore
 from stores.social import Profile
 
@@ -23,13 +22,16 @@ async def media_of(
 ) -> list[int]:
     """Media rows as the media pipeline leaves them (the pipeline itself is tested elsewhere)."""
 
-    def insert(conn: psycopg.Connection) -> list[int]:
+    async def insert(conn: Conn) -> list[int]:
         return [
-            conn.execute(
-                "INSERT INTO media (owner_id, kind, original_key, original_bytes, state)"
-                " VALUES (%s, %s, %s, 1, %s) RETURNING id",
-                (owner_id, kind, uuid.uuid4().hex, state),
-            ).fetchone()[0]
+            (
+                await fetch_one(
+                    conn,
+                    "INSERT INTO media (owner_id, kind, original_key, original_bytes, state)"
+                    " VALUES (%s, %s, %s, 1, %s) RETURNING id",
+                    (owner_id, kind, uuid.uuid4().hex, state),
+                )
+            )[0]
             for _ in range(n)
         ]
 
