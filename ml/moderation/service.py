@@ -6,6 +6,7 @@ loop they would stall every socket. ``trio.to_thread.run_sync`` moves them off i
 onnxruntime already spreads one inference over all the cores, so more would only contend with
 each other and with the media workers. A cancelled caller waits for its call to finish (tens of
 milliseconds an image) rather than leaving a model call running unaccounted for behind the limiter.
+Texts are classified in batches gathered across requests (:mod:`ml.moderation.batch`).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from typing import TypeVar
 import trio
 
 from kernel.config import Settings
+from ml.moderation.batch import TextBatcher
 from ml.moderation.image import ImageInput, ImageModerator, ImageVerdict
 from ml.moderation.text import TextModerator, TextVerdict
 from ml.moderation.zero_shot import combine
@@ -38,6 +40,8 @@ class Moderation:
         self.text = text
         self.zero_shot_threshold = zero_shot_threshold
         self._limiter = limiter
+        self.texts = TextBatcher(lambda texts: self._run(self.text.classify_many, texts))
+        """Texts waiting are classified together: one call for all (see ``ml.moderation.batch``)."""
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Moderation:
@@ -65,10 +69,10 @@ class Moderation:
         return await self._run(self.image.classify_frames, frames)
 
     async def classify_text(self, text: str) -> TextVerdict:
-        return await self._run(self.text.classify, text)
+        return (await self.texts.classify([text]))[0]
 
     async def classify_texts(self, texts: Sequence[str]) -> list[TextVerdict]:
-        return await self._run(self.text.classify_many, texts)
+        return await self.texts.classify(texts)
 
     def combine(self, primary: ImageVerdict, zero_shot: float | None) -> ImageVerdict:
         """:func:`ml.moderation.zero_shot.combine` at the configured threshold (pure: no thread)."""
