@@ -5,7 +5,7 @@ Loaded by :mod:`protocol.messages`, so importing the registry from there yields 
 
 from __future__ import annotations
 
-from protocol.registry import Field, MessageSpec, register
+from protocol.registry import Field, register_client
 from protocol.views import FLAGGED_MEDIA, MEDIA_KINDS, MODERATION_STATES, POST_MEDIA, SEARCH_RESULT
 
 _LIMIT = Field("limit", "int", "Results: 1 to 100, fewer or more are clamped (default 20).", required=False)
@@ -21,11 +21,7 @@ _RESULTS = (
 _MEDIA_ID = Field("media_id", "int", "A media id.")
 
 
-def _client(type_: str, summary: str, body: tuple[Field, ...], reply: tuple[Field, ...] = ()) -> None:
-    register(MessageSpec(type_, "client", summary, body=body, reply=reply))
-
-
-_client(
+register_client(
     "search",
     "Semantic search of images and videos by a text query (their captions need not say it).",
     (
@@ -47,13 +43,13 @@ _client(
     ),
     _RESULTS,
 )
-_client(
+register_client(
     "search.similar",
     "More like this: images and videos that look like a media item (across kinds).",
     (_MEDIA_ID, _LIMIT),
     _RESULTS,
 )
-_client(
+register_client(
     "moderation.get",
     "Why one of your media items was flagged (owner only).",
     (_MEDIA_ID,),
@@ -63,21 +59,21 @@ _client(
         Field("reason", "str", "What the classifier saw; nil while pending.", nullable=True),
     ),
 )
-_client(
+register_client(
     "preferences.update",
     "Your preferences: `show_sensitive` lets flagged media into your search results, unblurred,"
     " and its files into post views.",
     (Field("show_sensitive", "bool", "See media flagged as sensitive."),),
     (Field("show_sensitive", "bool", "The setting now."),),
 )
-_client(
+register_client(
     "media.reveal",
     "The files of one media item of a post you can see, flagged or not: for a click through the"
     " sensitive-media warning (post views leave a flagged item's variants out; see `post_media`).",
     (Field("post_id", "int", "The post that shows it."), _MEDIA_ID),
     (Field("media", "view", "The item, with its variants.", view=POST_MEDIA),),
 )
-_client(
+register_client(
     "moderation.review",
     "Moderators: the list of flagged media, newest first.",
     (Field("before", "int", "Page back from this media id.", required=False), _LIMIT),
@@ -86,7 +82,7 @@ _client(
         Field("cursor", "int", "`before` for the next page; nil on the last page.", nullable=True),
     ),
 )
-_client(
+register_client(
     "moderation.decide",
     "Moderators: overrule the classifier for a media item.",
     (_MEDIA_ID, Field("verdict", "str", "The verdict that stands from now on.", choices=("ok", "flagged"))),

@@ -6,7 +6,7 @@ Loaded by :mod:`protocol.messages`, so importing the registry from there yields 
 from __future__ import annotations
 
 from protocol.client_keys import CLIENT_KEY
-from protocol.registry import Field, MessageSpec, register
+from protocol.registry import Field, MessageSpec, register, register_client
 from protocol.views import CONVERSATION, CONVERSATION_SUMMARY, MESSAGE
 
 _CONVERSATION_ID = Field("conversation_id", "int", "The conversation's id.")
@@ -17,19 +17,13 @@ _LIMIT = Field("limit", "int", "Page size: 1 to 100, fewer or more are clamped (
 _CHANGED = (Field("changed", "bool", "False when the mark was already there (receipts only move forward)."),)
 
 
-def _client(
-    type_: str, summary: str, body: tuple[Field, ...], reply: tuple[Field, ...] = (), *, replies: bool = True
-) -> None:
-    register(MessageSpec(type_, "client", summary, body=body, reply=reply, replies=replies))
-
-
-_client(
+register_client(
     "dm.open",
     "The one-to-one conversation with another account (created on first use; `not_found` across a block).",
     (Field("user_id", "int", "The other account."),),
     _CONVERSATION,
 )
-_client(
+register_client(
     "dm.group",
     "Start a group conversation; its members are fixed at creation (nobody joins later).",
     (
@@ -45,7 +39,7 @@ _client(
     ),
     _CONVERSATION,
 )
-_client(
+register_client(
     "dm.list",
     "Your conversations, most recently active first.",
     (_LIMIT,),
@@ -59,13 +53,13 @@ _client(
         ),
     ),
 )
-_client(
+register_client(
     "dm.send",
     "Send a message; every member (you included, on your other devices) gets it on the `dm` stream.",
     (_CONVERSATION_ID, Field("text", "str", "The message.", min_len=1, max_len=5000), CLIENT_KEY),
     _MESSAGE,
 )
-_client(
+register_client(
     "dm.history",
     "A conversation's messages, newest first (members only).",
     (
@@ -78,19 +72,19 @@ _client(
         Field("cursor", "int", "`before` for the next page; nil at the start.", nullable=True),
     ),
 )
-_client(
+register_client(
     "dm.delivered",
     "Delivery receipt: your device received messages up to `message_id`.",
     (_CONVERSATION_ID, _MESSAGE_ID),
     _CHANGED,
 )
-_client(
+register_client(
     "dm.read",
     "Read receipt: you read messages up to `message_id`.",
     (_CONVERSATION_ID, _MESSAGE_ID),
     _CHANGED,
 )
-_client(
+register_client(
     "typing",
     "You are typing in a conversation; members online see a `typing` push. Send it every few seconds while typing.",
     (_CONVERSATION_ID,),

@@ -204,6 +204,18 @@ def register(spec: MessageSpec) -> MessageSpec:
     return spec
 
 
+def register_client(
+    type_: str,
+    summary: str,
+    body: tuple[Field, ...] = (),
+    reply: tuple[Field, ...] = (),
+    *,
+    replies: bool = True,
+) -> MessageSpec:
+    """:func:`register` a signed-in client's request: what every catalogue declares most."""
+    return register(MessageSpec(type_, "client", summary, body=body, reply=reply, replies=replies))
+
+
 def register_view(view: View) -> View:
     """Add ``view`` to :data:`VIEWS`; a name can be declared only once."""
     if view.name in VIEWS:

@@ -5,7 +5,7 @@ Loaded by :mod:`protocol.messages`, so importing the registry from there yields 
 
 from __future__ import annotations
 
-from protocol.registry import Field, MessageSpec, register
+from protocol.registry import Field, register_client
 from protocol.views import (
     MODERATION_ITEM,
     MUTE,
@@ -27,11 +27,7 @@ _TARGET_ID = Field("target_id", "int", "Its id (an account's id for `user`).")
 _USER_ID = Field("user_id", "int", "The other account's id.")
 
 
-def _client(type_: str, summary: str, body: tuple[Field, ...], reply: tuple[Field, ...]) -> None:
-    register(MessageSpec(type_, "client", summary, body=body, reply=reply))
-
-
-_client(
+register_client(
     "report.create",
     "Report a post, comment, direct message (of a conversation you are in) or account you can see to"
     " the moderators; what you cannot see is `not_found`. Reporting it again updates your open report."
@@ -47,7 +43,7 @@ _client(
         Field("created", "bool", "False when your open report on it was updated instead."),
     ),
 )
-_client(
+register_client(
     "moderation.queue",
     "Moderators: reported content and accounts, and texts the classifier flagged, newest first.",
     (_CURSOR, _LIMIT),
@@ -56,7 +52,7 @@ _client(
         _NEXT,
     ),
 )
-_client(
+register_client(
     "moderation.resolve",
     "Moderators: decide a queue item, closing its open reports. `remove` deletes a post or comment,"
     " `hide` keeps a text flagged (hidden behind a tap), `dismiss` finds nothing wrong (a flag is"
@@ -69,7 +65,7 @@ _client(
     ),
     (Field("resolution", "view", "The recorded decision.", view=RESOLUTION),),
 )
-_client(
+register_client(
     "mute",
     "Mute an account: its posts, comments and notifications leave your timelines, search and pushes."
     " It is not told, and may still see and follow you. Muting again sets the expiry anew.",
@@ -89,13 +85,13 @@ _client(
         Field("expires_at", "float", "Unix time the mute ends; nil: until you unmute.", nullable=True),
     ),
 )
-_client(
+register_client(
     "unmute",
     "Lift a mute.",
     (_USER_ID,),
     (Field("changed", "bool", "False when there was no mute in force."),),
 )
-_client(
+register_client(
     "mutes.list",
     "The accounts you mute, most recently muted first.",
     (_CURSOR, _LIMIT),

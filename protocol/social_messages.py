@@ -6,7 +6,7 @@ Loaded by :mod:`protocol.messages`, so importing the registry from there yields 
 from __future__ import annotations
 
 from protocol.client_keys import CLIENT_KEY
-from protocol.registry import Field, MessageSpec, register
+from protocol.registry import Field, MessageSpec, register, register_client
 from protocol.views import (
     COMMENT,
     NOTIFICATION,
@@ -41,11 +41,7 @@ _STREAM_PAGE = (
 )
 
 
-def _client(type_: str, summary: str, body: tuple[Field, ...] = (), reply: tuple[Field, ...] = ()) -> None:
-    register(MessageSpec(type_, "client", summary, body=body, reply=reply))
-
-
-_client(
+register_client(
     "profile.get",
     "A profile with its counts, by id or username (one of the two).",
     body=(
@@ -54,7 +50,7 @@ _client(
     ),
     reply=(*PROFILE.fields, Field("you_follow", "bool", "Whether you follow them.", added_by="social")),
 )
-_client(
+register_client(
     "profile.update",
     "Change your display name, bio or avatar.",
     body=(
@@ -70,12 +66,12 @@ for _type, _summary in (
     ("block", "Block an account: removes follows both ways, hides each from the other."),
     ("unblock", "Lift a block you set."),
 ):
-    _client(_type, _summary, body=(_USER_ID,), reply=_CHANGED)
+    register_client(_type, _summary, body=(_USER_ID,), reply=_CHANGED)
 for _type, _summary in (
     ("followers.list", "Who follows an account, newest first."),
     ("following.list", "Whom an account follows, newest first."),
 ):
-    _client(
+    register_client(
         _type,
         _summary,
         body=(
@@ -90,7 +86,7 @@ for _type, _summary in (
             ),
         ),
     )
-_client(
+register_client(
     "post.create",
     "Publish a post; followers receive it live on their `home` stream.",
     body=(
@@ -115,8 +111,8 @@ _client(
     ),
     reply=_POST,
 )
-_client("post.get", "One post.", body=(_POST_ID,), reply=_VIEWED_POST)
-_client(
+register_client("post.get", "One post.", body=(_POST_ID,), reply=_VIEWED_POST)
+register_client(
     "post.edit",
     "Change a post's text (author only): moderated and indexed again like a new caption.",
     body=(
@@ -133,10 +129,10 @@ _client(
     ),
     reply=_VIEWED_POST,
 )
-_client("post.delete", "Delete a post (author only).", body=(_POST_ID,))
-_client("post.like", "Like a post.", body=(_POST_ID,), reply=_CHANGED)
-_client("post.unlike", "Take a like back.", body=(_POST_ID,), reply=_CHANGED)
-_client(
+register_client("post.delete", "Delete a post (author only).", body=(_POST_ID,))
+register_client("post.like", "Like a post.", body=(_POST_ID,), reply=_CHANGED)
+register_client("post.unlike", "Take a like back.", body=(_POST_ID,), reply=_CHANGED)
+register_client(
     "comment.create",
     "Comment on a post, or answer a comment (`reply_to`).",
     body=(
@@ -147,7 +143,7 @@ _client(
     ),
     reply=(Field("comment", "view", "The new comment.", view=COMMENT),),
 )
-_client(
+register_client(
     "comment.list",
     "A post's comments, oldest first.",
     body=(_POST_ID, Field("after", "int", "Last comment id of the previous page.", required=False), _LIMIT),
@@ -156,13 +152,13 @@ _client(
         Field("cursor", "int", "Pass as `after` for the next page; nil on the last page.", nullable=True),
     ),
 )
-_client(
+register_client(
     "timeline.home",
     "Your home timeline, newest first: posts of the accounts you follow and your own.",
     body=_STREAM_PAGE,
     reply=(_VIEWED_POSTS, _SEQ_CURSOR),
 )
-_client(
+register_client(
     "timeline.for_you",
     "Posts recommended from what you liked (`recommended: true`), mixed with recent posts of accounts you follow.",
     body=(_LIMIT,),
@@ -170,13 +166,13 @@ _client(
         Field("posts", "list", "Recommended and followed posts, mixed.", items="view", view=RECOMMENDED_POST),
     ),
 )
-_client(
+register_client(
     "timeline.user",
     "One account's posts, newest first.",
     body=(_USER_ID, *_STREAM_PAGE),
     reply=(_VIEWED_POSTS, _SEQ_CURSOR),
 )
-_client(
+register_client(
     "notifications.list",
     "Your notifications, newest first.",
     body=_STREAM_PAGE,
@@ -185,13 +181,13 @@ _client(
         _SEQ_CURSOR,
     ),
 )
-_client(
+register_client(
     "presence.get",
     "Who of these accounts is online, and when the others were last seen.",
     body=(Field("user_ids", "list", "Up to 100 account ids.", min_len=1, max_len=100, items="int"),),
     reply=(Field("presence", "list", "One entry per visible account.", items="view", view=PRESENCE),),
 )
-_client(
+register_client(
     "stream.resume",
     "Subscribe this socket to a durable stream (`home`, `notifications`, `dm`), replaying what it missed.",
     body=(
